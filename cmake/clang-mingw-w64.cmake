@@ -1,0 +1,15 @@
+# Toolchain: clang targeting x86_64-w64-mingw32, with the MinGW-w64 headers
+# and libraries (REFERENCE.md section 4). Proves the code is not gcc-only.
+set(CMAKE_SYSTEM_NAME Windows)
+set(CMAKE_SYSTEM_PROCESSOR x86_64)
+set(CMAKE_C_COMPILER clang)
+set(CMAKE_C_COMPILER_TARGET x86_64-w64-mingw32)
+set(CMAKE_SYSROOT /usr/x86_64-w64-mingw32)
+set(CMAKE_C_FLAGS_INIT "-fuse-ld=bfd")
+file(GLOB _mingw_gcc_dirs /usr/lib/gcc/x86_64-w64-mingw32/*-win32)
+list(GET _mingw_gcc_dirs 0 _mingw_gcc_dir)
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-L${_mingw_gcc_dir}")
+set(CMAKE_FIND_ROOT_PATH /usr/x86_64-w64-mingw32)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

@@ -1,0 +1,34 @@
+# CTest: the Wine fixtures, the unit tests and the conformance battery.
+# Labels: fast (default run), stress (large counts; still bounded).
+if(CMAKE_CROSSCOMPILING AND WINE_LOADER)
+    add_test(NAME wine_start
+             COMMAND ${CMAKE_SOURCE_DIR}/cmake/wine-fixture.sh start ${WSM_WINEPREFIX})
+    set_tests_properties(wine_start PROPERTIES FIXTURES_SETUP wine LABELS "fast;stress"
+                         TIMEOUT 180)
+    add_test(NAME wine_stop
+             COMMAND ${CMAKE_SOURCE_DIR}/cmake/wine-fixture.sh stop ${WSM_WINEPREFIX})
+    set_tests_properties(wine_stop PROPERTIES FIXTURES_CLEANUP wine LABELS "fast;stress")
+else()
+    # Native Windows: no fixture is needed; define it empty so tests can
+    # require it everywhere.
+    add_test(NAME wine_start COMMAND ${CMAKE_COMMAND} -E true)
+    set_tests_properties(wine_start PROPERTIES FIXTURES_SETUP wine LABELS "fast;stress")
+endif()
+
+add_subdirectory(tests)
+
+# wsm_client_test(NAME SERVER LABELS TIMEOUT ARGS...): run the client against a
+# server that the client starts (--server) and stops through its stop event.
+function(wsm_client_test name server labels timeout)
+    add_test(NAME ${name}
+             COMMAND client ${ARGN} --server $<TARGET_FILE_NAME:${server}>
+             WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+    set_tests_properties(${name} PROPERTIES LABELS "${labels}" FIXTURES_REQUIRED wine
+                         TIMEOUT ${timeout})
+endfunction()
+
+foreach(server blocking_server)
+    wsm_client_test(check_${server} ${server} "fast;conformance" 300 check)
+endforeach()
+wsm_client_test(stress_blocking_server_1000 blocking_server "stress" 600
+                load --conns 1000 --msgs 20 --size 64)

@@ -1,0 +1,135 @@
+/* net.c - Winsock chores shared by the six servers. */
+#include "net.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "errname.h"
+#include "log.h"
+#include "proto.h"
+
+void net_log_error(const char *what, int err)
+{
+    log_error("%s: %s (%d) %s", what, err_name(err), err, err_text(err));
+}
+
+int net_startup(void)
+{
+    WSADATA data;
+    int err = WSAStartup(MAKEWORD(2, 2), &data);
+
+    if (err != 0) {
+        net_log_error("WSAStartup", err);   /* WSAStartup returns the error itself */
+        return -1;
+    }
+    return 0;
+}
+
+void net_cleanup(void)
+{
+    if (WSACleanup() == SOCKET_ERROR)
+        net_log_error("WSACleanup", WSAGetLastError());
+}
+
+int net_parse_addr(const char *text, unsigned short port, struct sockaddr_in *out)
+{
+    memset(out, 0, sizeof *out);
+    out->sin_family = AF_INET;
+    out->sin_port = htons(port);
+    return inet_pton(AF_INET, text, &out->sin_addr) == 1 ? 0 : -1;
+}
+
+/* Logs the failure of `call` on bind_addr:port and closes s. */
+static SOCKET listen_failed(stats *st, SOCKET s, const char *call,
+                            const char *bind_addr, unsigned short port)
+{
+    char what[96];
+    int err = WSAGetLastError();
+
+    snprintf(what, sizeof what, "%s %s:%u", call, bind_addr, (unsigned)port);
+    net_log_error(what, err);
+    if (s != INVALID_SOCKET)
+        net_close(st, s);
+    return INVALID_SOCKET;
+}
+
+SOCKET net_listen(stats *st, const char *bind_addr, unsigned short port,
+                  char *address, size_t address_size)
+{
+    struct sockaddr_in sa;
+    int len = (int)sizeof sa;
+    BOOL exclusive = TRUE;
+    SOCKET s;
+
+    if (net_parse_addr(bind_addr, port, &sa) != 0) {
+        log_error("inet_pton %s: not an IPv4 address", bind_addr);
+        return INVALID_SOCKET;
+    }
+    s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (s == INVALID_SOCKET)
+        return listen_failed(st, s, "socket", bind_addr, port);
+    stats_opened(st, RES_SOCKET);
+    /* Without it another process could bind the same port and steal
+     * connections (Windows' SO_REUSEADDR semantics). */
+    if (setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&exclusive,
+                   sizeof exclusive) == SOCKET_ERROR)
+        return listen_failed(st, s, "setsockopt SO_EXCLUSIVEADDRUSE", bind_addr, port);
+    if (bind(s, (struct sockaddr *)&sa, sizeof sa) == SOCKET_ERROR)
+        return listen_failed(st, s, "bind", bind_addr, port);
+    if (listen(s, SOMAXCONN) == SOCKET_ERROR)
+        return listen_failed(st, s, "listen", bind_addr, port);
+    if (getsockname(s, (struct sockaddr *)&sa, &len) == SOCKET_ERROR)
+        return listen_failed(st, s, "getsockname", bind_addr, port);
+    snprintf(address, address_size, "%s:%u", bind_addr, (unsigned)ntohs(sa.sin_port));
+    return s;
+}
+
+void net_accepted(stats *st)
+{
+    stats_opened(st, RES_SOCKET);
+}
+
+void net_close(stats *st, SOCKET s)
+{
+    if (closesocket(s) == SOCKET_ERROR)
+        net_log_error("closesocket", WSAGetLastError());
+    stats_closed(st, RES_SOCKET);
+}
+
+void net_abort(stats *st, SOCKET s)
+{
+    struct linger lg;
+
+    lg.l_onoff = 1;
+    lg.l_linger = 0;   /* linger 0: closesocket sends RST and drops unsent data */
+    if (setsockopt(s, SOL_SOCKET, SO_LINGER, (const char *)&lg, sizeof lg) == SOCKET_ERROR)
+        net_log_error("setsockopt SO_LINGER", WSAGetLastError());
+    net_close(st, s);
+}
+
+void net_refuse(stats *st, SOCKET s)
+{
+    static const char reason[] = "server full";
+    unsigned char frame[PROTO_HEADER_SIZE + sizeof reason];
+    int len = (int)proto_frame_encode(PROTO_ERROR, reason, (uint32_t)(sizeof reason - 1), frame);
+
+    counter_add(&st->connections_refused, 1);
+    /* A fresh socket's send buffer is empty, so this small send completes
+     * at once even on a non-blocking socket. */
+    if (send(s, (const char *)frame, len, 0) == SOCKET_ERROR)
+        net_log_error("send (refusal)", WSAGetLastError());
+    if (shutdown(s, SD_SEND) == SOCKET_ERROR)
+        net_log_error("shutdown (refusal)", WSAGetLastError());
+    net_close(st, s);
+}
+
+int net_set_nonblocking(SOCKET s)
+{
+    u_long on = 1;
+
+    if (ioctlsocket(s, FIONBIO, &on) == SOCKET_ERROR) {
+        net_log_error("ioctlsocket FIONBIO", WSAGetLastError());
+        return -1;
+    }
+    return 0;
+}

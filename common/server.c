@@ -1,0 +1,162 @@
+/* server.c - the frame around each model; see server.h. */
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <psapi.h>
+#include <tlhelp32.h>
+
+static long count_threads(DWORD pid)
+{
+    THREADENTRY32 te;
+    long n = 0;
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+
+    if (snap == INVALID_HANDLE_VALUE)
+        return -1;
+    te.dwSize = sizeof te;
+    if (Thread32First(snap, &te)) {
+        do {
+            if (te.th32OwnerProcessID == pid)
+                n++;
+        } while (Thread32Next(snap, &te));
+    }
+    CloseHandle(snap);
+    return n;
+}
+
+void server_process_figures(stats_process *proc)
+{
+    PROCESS_MEMORY_COUNTERS_EX mem;
+    DWORD handles = 0;
+
+    memset(proc, 0, sizeof *proc);
+    proc->pid = GetCurrentProcessId();
+    proc->threads = count_threads(proc->pid);
+    if (GetProcessHandleCount(GetCurrentProcess(), &handles))
+        proc->handles = (long)handles;
+    memset(&mem, 0, sizeof mem);
+    if (GetProcessMemoryInfo(GetCurrentProcess(), (PROCESS_MEMORY_COUNTERS *)&mem, sizeof mem)) {
+        proc->working_set_bytes = mem.WorkingSetSize;
+        proc->private_bytes = mem.PrivateUsage;
+        proc->nonpaged_pool_bytes = mem.QuotaNonPagedPoolUsage;
+    }
+}
+
+/* The session_stats_fn of every server. */
+static size_t server_stats_text(void *ctx, char *buf, size_t cap)
+{
+    server *srv = (server *)ctx;
+    stats_process proc;
+
+    server_process_figures(&proc);
+    return stats_format(&srv->st, &proc, GetTickCount64(), buf, cap);
+}
+
+static void server_init(server *srv, const server_model *model)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->model = model;
+    srv->listener = INVALID_SOCKET;
+    stats_init(&srv->st, model->name, GetTickCount64());
+    srv->env.stats = &srv->st;
+    srv->env.stats_text = server_stats_text;
+    srv->env.stats_ctx = srv;
+    srv->env.backpressure_limit = SESSION_BACKPRESSURE_DEFAULT;
+}
+
+int server_start(server *srv, const server_model *model, int argc, char **argv)
+{
+    enum options_result parsed;
+
+    server_init(srv, model);
+    parsed = options_parse(model, argc, argv, &srv->opt);
+    if (parsed != OPTIONS_RUN)
+        return parsed == OPTIONS_EXIT_OK ? SERVER_EXIT_OK : SERVER_EXIT_USAGE;
+    log_set_level((enum log_level)srv->opt.log_level);
+    srv->st.max_clients = srv->opt.max_clients;
+    if (net_startup() != 0)
+        return SERVER_EXIT_FAILURE;
+    if (stop_start(&srv->stop, &srv->opt, &srv->st) != 0) {
+        stop_finish(&srv->stop);
+        net_cleanup();
+        return SERVER_EXIT_FAILURE;
+    }
+    /* [step 2] create the listening socket: socket, bind, listen */
+    srv->listener = net_listen(&srv->st, srv->opt.bind_addr, srv->opt.port,
+                               srv->address, sizeof srv->address);
+    if (srv->listener == INVALID_SOCKET) {
+        stop_finish(&srv->stop);
+        net_cleanup();
+        return SERVER_EXIT_FAILURE;
+    }
+    /* SPEC: the first stdout line, flushed at once, so --port 0 is usable */
+    printf("listening on %s\n", srv->address);
+    fflush(stdout);
+    log_info("%s server listening on %s (max %d clients)", model->name, srv->address,
+             srv->opt.max_clients);
+    return SERVER_RUN;
+}
+
+void server_close_listener(server *srv)
+{
+    if (srv->listener == INVALID_SOCKET)
+        return;
+    net_close(&srv->st, srv->listener);
+    srv->listener = INVALID_SOCKET;
+}
+
+static void print_final_stats(server *srv)
+{
+    char text[2048];
+    size_t len = server_stats_text(srv, text, sizeof text);
+
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+}
+
+int server_finish(server *srv)
+{
+    int64_t left;
+
+    server_close_listener(srv);
+    stop_finish(&srv->stop);
+    print_final_stats(srv);
+    left = stats_open_total(&srv->st) + counter_get(&srv->st.connections_current);
+    net_cleanup();
+    if (left != 0) {
+        log_error("exit: %lld objects still open (sockets %lld, threads %lld, handles %lld, "
+                  "blocks %lld, connections %lld)", (long long)left,
+                  (long long)counter_get(&srv->st.open[RES_SOCKET]),
+                  (long long)counter_get(&srv->st.open[RES_THREAD]),
+                  (long long)counter_get(&srv->st.open[RES_HANDLE]),
+                  (long long)counter_get(&srv->st.open[RES_BLOCK]),
+                  (long long)counter_get(&srv->st.connections_current));
+        return SERVER_EXIT_LEAK;
+    }
+    log_info("%s server stopped cleanly", srv->model->name);
+    return SERVER_EXIT_OK;
+}
+
+HANDLE server_thread(server *srv, LPTHREAD_START_ROUTINE fn, void *arg, size_t stack)
+{
+    /* STACK_SIZE_PARAM_IS_A_RESERVATION: `stack` is the reserve, not the
+     * commit; the default 1 MiB reserve per thread caps thread counts. */
+    HANDLE h = CreateThread(NULL, stack, fn, arg, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+
+    if (h == NULL)
+        log_error("CreateThread: error %lu", GetLastError());
+    else
+        stats_opened(&srv->st, RES_THREAD);
+    return h;
+}
+
+void server_join(server *srv, HANDLE thread)
+{
+    if (WaitForSingleObject(thread, INFINITE) == WAIT_FAILED)
+        log_error("WaitForSingleObject (join): error %lu", GetLastError());
+    if (!CloseHandle(thread))
+        log_error("CloseHandle (thread): error %lu", GetLastError());
+    stats_closed(&srv->st, RES_THREAD);
+}

@@ -1,0 +1,57 @@
+/* server.h - what all six servers do the same way around their model:
+ * options, Winsock start-up, statistics, the stop machinery, the listening
+ * socket, the "listening on" line, and the final report with its exit code.
+ *
+ *     server srv;
+ *     int rc = server_start(&srv, &model, argc, argv);
+ *     if (rc != SERVER_RUN) return rc;
+ *     ... the model: accept, receive, send, close, until srv.stop is set ...
+ *     return server_finish(&srv);
+ */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include "log.h"
+#include "net.h"
+#include "options.h"
+#include "session.h"
+#include "stats.h"
+#include "stop.h"
+
+enum server_exit {
+    SERVER_EXIT_OK = 0,
+    SERVER_EXIT_FAILURE = 1,
+    SERVER_EXIT_USAGE = 2,
+    SERVER_EXIT_LEAK = 4,
+    SERVER_RUN = -1   /* server_start succeeded: run the model */
+};
+
+typedef struct server {
+    const server_model *model;
+    server_options opt;
+    stats st;
+    session_env env;      /* handed to every session */
+    stopper stop;
+    SOCKET listener;
+    char address[80];     /* "ADDR:PORT" as listening */
+} server;
+
+int server_start(server *srv, const server_model *model, int argc, char **argv);
+
+/* Closes the listening socket (once; safe to call again). */
+void server_close_listener(server *srv);
+
+/* Prints the final statistics; returns 0, or 4 when anything the server
+ * opened is still open. Call after every connection and thread is gone. */
+int server_finish(server *srv);
+
+/* Fills the process figures of STATS (threads, handles, memory). */
+void server_process_figures(stats_process *proc);
+
+/* Creates a thread with a small stack reserve (counted as RES_THREAD). */
+HANDLE server_thread(server *srv, LPTHREAD_START_ROUTINE fn, void *arg, size_t stack);
+
+/* Waits for a thread of server_thread() and closes its handle. */
+void server_join(server *srv, HANDLE thread);
+
+#endif
