@@ -27,8 +27,14 @@ function(wsm_client_test name server labels timeout)
                          TIMEOUT ${timeout})
 endfunction()
 
-foreach(server blocking_server)
+foreach(server ${WSM_SERVERS})
     wsm_client_test(check_${server} ${server} "fast;conformance" 300 check)
+    wsm_client_test(stress_${server}_1000 ${server} "stress" 600
+                    load --conns 1000 --msgs 20 --size 64)
 endforeach()
-wsm_client_test(stress_blocking_server_1000 blocking_server "stress" 600
-                load --conns 1000 --msgs 20 --size 64)
+# Each model folder may add tests of its own in <dir>/tests.cmake.
+foreach(dir ${WSM_MODEL_DIRS})
+    if(EXISTS ${CMAKE_SOURCE_DIR}/${dir}/tests.cmake)
+        include(${CMAKE_SOURCE_DIR}/${dir}/tests.cmake)
+    endif()
+endforeach()
