@@ -159,15 +159,18 @@ static void drain_input(SOCKET s)
 static void close_client(client *c, int graceful)
 {
     stats *st = &c->owner->base.st;
+    SOCKET s;
 
-    if (!graceful) {
-        net_abort(st, take_socket(c));
-        return;
+    if (graceful) {
+        if (shutdown(c->sock, SD_SEND) == SOCKET_ERROR && log_enabled(LOG_VERBOSE))
+            net_log_error("shutdown", WSAGetLastError());
+        drain_input(c->sock);
     }
-    if (shutdown(c->sock, SD_SEND) == SOCKET_ERROR && log_enabled(LOG_VERBOSE))
-        net_log_error("shutdown", WSAGetLastError());
-    drain_input(c->sock);
-    net_close(st, take_socket(c));
+    s = take_socket(c);
+    if (graceful)
+        net_close(st, s);
+    else
+        net_abort(st, s);
 }
 
 static DWORD WINAPI client_main(void *arg)
@@ -281,17 +284,24 @@ static DWORD WINAPI accept_main(void *arg)
     }
 }
 
-/* shutdown(SD_BOTH) wakes every thread blocked in recv() or send() on its
- * connection; each then closes its socket as usual. */
-static void shutdown_all(blocking_server *bs)
+/* Wakes every client thread for the stop: shutdown(SD_BOTH) makes its
+ * next recv() return 0 and its next send() fail; CancelIoEx cancels the
+ * call it is blocked in right now (under Wine, shutdown() alone does not
+ * wake a blocked recv or send). Each thread then closes its own socket.
+ * Called again while threads remain, for one that was between calls. */
+static void wake_all_for_stop(blocking_server *bs)
 {
     client *c;
 
     EnterCriticalSection(&bs->lock);
-    for (c = bs->live; c != NULL; c = c->next)
-        if (c->sock != INVALID_SOCKET && shutdown(c->sock, SD_BOTH) == SOCKET_ERROR
-            && log_enabled(LOG_VERBOSE))
+    for (c = bs->live; c != NULL; c = c->next) {
+        if (c->sock == INVALID_SOCKET)
+            continue;
+        if (shutdown(c->sock, SD_BOTH) == SOCKET_ERROR && log_enabled(LOG_VERBOSE))
             net_log_error("shutdown (stop)", WSAGetLastError());
+        if (!CancelIoEx((HANDLE)c->sock, NULL) && GetLastError() != ERROR_NOT_FOUND)
+            log_error("CancelIoEx (stop): error %lu", GetLastError());
+    }
     LeaveCriticalSection(&bs->lock);
 }
 
@@ -315,8 +325,8 @@ static void stop_server(blocking_server *bs)
      * the closed handle value cannot be reused under the accept thread. */
     server_close_listener(&bs->base);
     server_join(&bs->base, bs->accept_thread);
-    shutdown_all(bs);
     while (live_clients(bs) > 0 && GetTickCount64() < deadline) {
+        wake_all_for_stop(bs);
         WaitForSingleObject(bs->reap_event, 100);
         reap_finished(bs);
     }
