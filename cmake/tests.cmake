@@ -38,3 +38,9 @@ foreach(dir ${WSM_MODEL_DIRS})
         include(${CMAKE_SOURCE_DIR}/${dir}/tests.cmake)
     endif()
 endforeach()
+
+# The reading guides quote the code; this fails when they drift apart.
+add_test(NAME doc_quotes
+         COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -P
+                 ${CMAKE_SOURCE_DIR}/cmake/check-doc-quotes.cmake)
+set_tests_properties(doc_quotes PROPERTIES LABELS "fast;docs")
