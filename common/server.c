@@ -39,7 +39,9 @@ void server_process_figures(stats_process *proc)
     memset(&mem, 0, sizeof mem);
     if (GetProcessMemoryInfo(GetCurrentProcess(), (PROCESS_MEMORY_COUNTERS *)&mem, sizeof mem)) {
         proc->working_set_bytes = mem.WorkingSetSize;
-        proc->private_bytes = mem.PrivateUsage;
+        /* Both fields are the commit charge on Windows; Wine 8 leaves
+         * PrivateUsage at 0 but fills PagefileUsage. */
+        proc->private_bytes = mem.PrivateUsage != 0 ? mem.PrivateUsage : mem.PagefileUsage;
         proc->nonpaged_pool_bytes = mem.QuotaNonPagedPoolUsage;
     }
 }
