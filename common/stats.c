@@ -50,15 +50,19 @@ int64_t stats_open_total(stats *st)
     return total;
 }
 
-/* Appends one line if it fits whole; returns the new length. */
+/* Appends one line if it fits whole; returns the new length. Once a line
+ * did not fit, *full stays set and nothing more is added, so a cut text is
+ * always a prefix of the whole one. */
 static size_t add_line(char *buf, size_t cap, size_t len, const char *key,
-                       unsigned long long value)
+                       unsigned long long value, int *full)
 {
     char line[96];
     int n = snprintf(line, sizeof line, "%s=%llu\n", key, value);
 
-    if (n <= 0 || len + (size_t)n >= cap)
+    if (*full || n <= 0 || len + (size_t)n >= cap) {
+        *full = 1;
         return len;
+    }
     memcpy(buf + len, line, (size_t)n + 1);
     return len + (size_t)n;
 }
@@ -74,29 +78,32 @@ size_t stats_format(stats *st, const stats_process *proc, uint64_t now_ms,
 {
     int n = snprintf(buf, cap, "model=%s\n", st->model);
     size_t len;
-    int i;
+    int i, full = 0;
 
-    if (n < 0 || (size_t)n >= cap)
+    if (n < 0 || (size_t)n >= cap) {
+        if (cap > 0)
+            buf[0] = '\0';
         return 0;
+    }
     len = (size_t)n;
-    len = add_line(buf, cap, len, "pid", proc->pid);
-    len = add_line(buf, cap, len, "uptime_ms", now_ms - st->start_ms);
-    len = add_line(buf, cap, len, "threads", (unsigned long long)proc->threads);
-    len = add_line(buf, cap, len, "max_clients", (unsigned long long)st->max_clients);
-    len = add_line(buf, cap, len, "connections_current", get(&st->connections_current));
-    len = add_line(buf, cap, len, "connections_peak", get(&st->connections_peak));
-    len = add_line(buf, cap, len, "connections_total", get(&st->connections_total));
-    len = add_line(buf, cap, len, "connections_refused", get(&st->connections_refused));
-    len = add_line(buf, cap, len, "frames_in", get(&st->frames_in));
-    len = add_line(buf, cap, len, "frames_out", get(&st->frames_out));
-    len = add_line(buf, cap, len, "bytes_in", get(&st->bytes_in));
-    len = add_line(buf, cap, len, "bytes_out", get(&st->bytes_out));
-    len = add_line(buf, cap, len, "protocol_errors", get(&st->protocol_errors));
-    len = add_line(buf, cap, len, "handles", (unsigned long long)proc->handles);
-    len = add_line(buf, cap, len, "working_set_bytes", proc->working_set_bytes);
-    len = add_line(buf, cap, len, "private_bytes", proc->private_bytes);
-    len = add_line(buf, cap, len, "nonpaged_pool_bytes", proc->nonpaged_pool_bytes);
+    len = add_line(buf, cap, len, "pid", proc->pid, &full);
+    len = add_line(buf, cap, len, "uptime_ms", now_ms - st->start_ms, &full);
+    len = add_line(buf, cap, len, "threads", (unsigned long long)proc->threads, &full);
+    len = add_line(buf, cap, len, "max_clients", (unsigned long long)st->max_clients, &full);
+    len = add_line(buf, cap, len, "connections_current", get(&st->connections_current), &full);
+    len = add_line(buf, cap, len, "connections_peak", get(&st->connections_peak), &full);
+    len = add_line(buf, cap, len, "connections_total", get(&st->connections_total), &full);
+    len = add_line(buf, cap, len, "connections_refused", get(&st->connections_refused), &full);
+    len = add_line(buf, cap, len, "frames_in", get(&st->frames_in), &full);
+    len = add_line(buf, cap, len, "frames_out", get(&st->frames_out), &full);
+    len = add_line(buf, cap, len, "bytes_in", get(&st->bytes_in), &full);
+    len = add_line(buf, cap, len, "bytes_out", get(&st->bytes_out), &full);
+    len = add_line(buf, cap, len, "protocol_errors", get(&st->protocol_errors), &full);
+    len = add_line(buf, cap, len, "handles", (unsigned long long)proc->handles, &full);
+    len = add_line(buf, cap, len, "working_set_bytes", proc->working_set_bytes, &full);
+    len = add_line(buf, cap, len, "private_bytes", proc->private_bytes, &full);
+    len = add_line(buf, cap, len, "nonpaged_pool_bytes", proc->nonpaged_pool_bytes, &full);
     for (i = 0; i < RES_COUNT; i++)
-        len = add_line(buf, cap, len, resource_names[i], get(&st->open[i]));
+        len = add_line(buf, cap, len, resource_names[i], get(&st->open[i]), &full);
     return len;
 }
