@@ -1,0 +1,338 @@
+/* check.c - the check command: runs the battery in order, prints one line
+ * per check and the totals; plus the helpers the checks share. */
+#include "check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xchg.h"
+
+struct check_def {
+    const char *name;
+    check_fn fn;
+};
+
+/* In SPEC order; stop is last because it ends the server. */
+static const struct check_def checks[] = {
+    { "stats", check_stats },
+    { "echo_sizes", check_echo_sizes },
+    { "split", check_split },
+    { "coalesced", check_coalesced },
+    { "protocol_errors", check_protocol_errors },
+    { "half_close", check_half_close },
+    { "partial_fin", check_partial_fin },
+    { "reset_mid_frame", check_reset_mid_frame },
+    { "crosstalk", check_crosstalk },
+    { "simultaneous", check_simultaneous },
+    { "churn", check_churn },
+    { "backpressure", check_backpressure },
+    { "max_clients", check_max_clients },
+    { "stop", check_stop }
+};
+
+#define CHECK_COUNT (sizeof checks / sizeof checks[0])
+
+check_result ck_fail(check_ctx *k, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(k->why.text, sizeof k->why.text, fmt, ap);
+    va_end(ap);
+    return CHECK_FAIL;
+}
+
+check_result ck_fail_why(check_ctx *k, const char *context)
+{
+    if (context != NULL && context[0] != '\0')
+        errmsg_prefix(&k->why, "%s", context);
+    return CHECK_FAIL;
+}
+
+uint64_t ck_deadline(const check_ctx *k)
+{
+    return plat_now_ms() + k->timeout_ms;
+}
+
+int ck_open(check_ctx *k, conn *c, size_t buf_cap)
+{
+    return conn_open(c, k->addr, buf_cap, ck_deadline(k), &k->why);
+}
+
+int ck_stats(check_ctx *k, stats_text *st)
+{
+    return xchg_stats(k->addr, k->timeout_ms, st, &k->why);
+}
+
+int ck_counter(check_ctx *k, const char *key, uint64_t *value)
+{
+    stats_text st;
+
+    if (ck_stats(k, &st) != 0)
+        return -1;
+    return stats_text_u64(&st, key, value, &k->why);
+}
+
+int ck_await_counter(check_ctx *k, const char *key, uint64_t want, unsigned wait_ms)
+{
+    uint64_t end = plat_now_ms() + wait_ms;
+    uint64_t v = 0;
+
+    for (;;) {
+        if (ck_counter(k, key, &v) != 0)
+            return -1;
+        if (v >= want || plat_now_ms() >= end)
+            break;
+        plat_sleep_ms(100);
+    }
+    if (v == want)
+        return 0;
+    return errmsg_set(&k->why, "%s is %llu, expected %llu (waited up to %u ms)", key,
+                      (unsigned long long)v, (unsigned long long)want, wait_ms);
+}
+
+int ck_settle(check_ctx *k, stats_text *st)
+{
+    uint64_t end = plat_now_ms() + 3000;
+    uint64_t cur = 0;
+
+    for (;;) {
+        if (ck_stats(k, st) != 0 || stats_text_u64(st, "connections_current", &cur, &k->why) != 0)
+            return -1;
+        if (cur <= 1 || plat_now_ms() >= end)
+            return 0;
+        plat_sleep_ms(100);
+    }
+}
+
+void ck_pattern(unsigned char *buf, size_t len, unsigned seed)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        buf[i] = (unsigned char)(i * 13u + seed * 101u + (i >> 8) + 7u);
+}
+
+void ck_close_all(conn *cs, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        conn_close(&cs[i]);
+}
+
+/* "3, 64-129" for the connections that are still owed a reply. */
+static void format_missing(const unsigned char *got, size_t n, char *buf, size_t cap)
+{
+    size_t i = 0, len = 0;
+
+    buf[0] = '\0';
+    while (i < n && len + 24 < cap) {
+        size_t j;
+
+        if (got[i]) {
+            i++;
+            continue;
+        }
+        for (j = i; j + 1 < n && !got[j + 1]; j++)
+            continue;
+        len += (size_t)snprintf(buf + len, cap - len, "%s%lu", len ? ", " : "", (unsigned long)i);
+        if (j > i)
+            len += (size_t)snprintf(buf + len, cap - len, "-%lu", (unsigned long)j);
+        i = j + 1;
+    }
+}
+
+/* Reads what is there on c and checks the reply once it is whole. 1 got
+ * it, 0 not yet, -1 failed (k->why). */
+static int gather_one(check_ctx *k, conn *c, const unsigned char *want, size_t want_len)
+{
+    char head[32];
+    frame f;
+    size_t i;
+    int rc;
+
+    if (conn_fill(c, &k->why) == PLAT_ERROR)
+        return -1;
+    rc = frame_buf_take(&c->in, &f, &k->why);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        return (c->eof || c->reset)
+            ? errmsg_set(&k->why, "the server closed the connection instead of replying") : 0;
+    if (f.raw_len == want_len && memcmp(f.raw, want, want_len) == 0)
+        return 1;
+    if (f.header.type != PROTO_ECHO)
+        return xchg_unexpected(&k->why, "wrong reply", &f);
+    for (i = 0; i < sizeof head - 1 && i < f.header.length; i++)
+        head[i] = (f.payload[i] >= 0x20 && f.payload[i] < 0x7f) ? (char)f.payload[i] : '.';
+    head[i] = '\0';
+    errmsg_diff(&k->why, "reply differs", f.raw, f.raw_len, want, want_len);
+    errmsg_prefix(&k->why, "reply begins \"%s\"", head);
+    return -1;
+}
+
+/* One poll over the connections still owed a reply. */
+static int gather_step(check_ctx *k, plat_pollset *ps, size_t *slot, conn *cs, size_t n,
+                       unsigned char *const *want, const size_t *want_len,
+                       unsigned char *got, uint64_t deadline)
+{
+    size_t i, m = 0;
+    int err = 0;
+    int rc;
+
+    for (i = 0; i < n; i++)
+        if (!got[i]) {
+            plat_pollset_set(ps, m, cs[i].sock, PLAT_IN);
+            slot[m++] = i;
+        }
+    if (plat_pollset_wait(ps, m, conn_ms_left(deadline), &err) < 0)
+        return errmsg_sock(&k->why, "WSAPoll", NULL, err);
+    for (i = 0; i < m; i++) {
+        if (plat_pollset_revents(ps, i) == 0)
+            continue;
+        rc = gather_one(k, &cs[slot[i]], want[slot[i]], want_len[slot[i]]);
+        if (rc < 0) {
+            errmsg_prefix(&k->why, "connection %lu of %lu", (unsigned long)slot[i],
+                          (unsigned long)n);
+            return -1;
+        }
+        got[slot[i]] = (unsigned char)rc;
+    }
+    return 0;
+}
+
+/* Replies may already be buffered (read while a send waited for room):
+ * they raise no poll event, so take them first. */
+static int gather_buffered(check_ctx *k, conn *cs, size_t n, unsigned char *const *want,
+                           const size_t *want_len, unsigned char *got)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < n; i++) {
+        if (frame_buf_pending(&cs[i].in) == 0 && !cs[i].eof && !cs[i].reset)
+            continue;
+        rc = gather_one(k, &cs[i], want[i], want_len[i]);
+        if (rc < 0) {
+            errmsg_prefix(&k->why, "connection %lu of %lu", (unsigned long)i, (unsigned long)n);
+            return -1;
+        }
+        got[i] = (unsigned char)rc;
+    }
+    return 0;
+}
+
+/* Polls until every connection has its reply or the deadline passes. */
+static int gather_loop(check_ctx *k, plat_pollset *ps, size_t *slot, conn *cs, size_t n,
+                       unsigned char *const *want, const size_t *want_len,
+                       unsigned char *got)
+{
+    uint64_t deadline = ck_deadline(k);
+    char missing[200];
+    size_t have, i;
+
+    for (;;) {
+        for (have = 0, i = 0; i < n; i++)
+            have += got[i];
+        if (have == n)
+            return 0;
+        if (conn_ms_left(deadline) == 0) {
+            format_missing(got, n, missing, sizeof missing);
+            return errmsg_set(&k->why, "timed out: %lu of %lu replies missing (connections %s)",
+                              (unsigned long)(n - have), (unsigned long)n, missing);
+        }
+        if (gather_step(k, ps, slot, cs, n, want, want_len, got, deadline) != 0)
+            return -1;
+    }
+}
+
+int ck_gather(check_ctx *k, conn *cs, size_t n, unsigned char *const *want,
+              const size_t *want_len)
+{
+    plat_pollset *ps = plat_pollset_new(n);
+    size_t *slot = (size_t *)calloc(n + 1, sizeof *slot);
+    unsigned char *got = (unsigned char *)calloc(n + 1, 1);
+    int rc = -1;
+
+    if (ps == NULL || slot == NULL || got == NULL)
+        errmsg_set(&k->why, "out of memory");
+    else if (gather_buffered(k, cs, n, want, want_len, got) == 0)
+        rc = gather_loop(k, ps, slot, cs, n, want, want_len, got);
+    plat_pollset_free(ps);
+    free(slot);
+    free(got);
+    return rc;
+}
+
+/* 1 when name is in the comma-separated list (or there is no list). */
+static int selected(const char *only, const char *name)
+{
+    size_t len = strlen(name);
+    const char *p = only;
+
+    if (only == NULL)
+        return 1;
+    while ((p = strstr(p, name)) != NULL) {
+        if ((p == only || p[-1] == ',') && (p[len] == '\0' || p[len] == ','))
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
+/* Every name in --only must be a check. */
+static int only_is_valid(const char *only)
+{
+    const char *p = only;
+
+    while (p != NULL && *p != '\0') {
+        size_t len = strcspn(p, ",");
+        size_t i;
+        int found = 0;
+
+        for (i = 0; i < CHECK_COUNT; i++)
+            found |= strlen(checks[i].name) == len && strncmp(checks[i].name, p, len) == 0;
+        if (!found) {
+            fprintf(stderr, "client: --only: no check is called \"%.*s\"\n", (int)len, p);
+            return 0;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 1;
+}
+
+int cmd_check(const client_ctx *cx)
+{
+    unsigned counts[3] = { 0, 0, 0 };
+    check_ctx k;
+    size_t i;
+
+    if (!only_is_valid(cx->opts->only))
+        return 2;
+    memset(&k, 0, sizeof k);
+    k.addr = &cx->addr;
+    k.timeout_ms = cx->opts->timeout_ms;
+    k.server = cx->server;
+    for (i = 0; i < CHECK_COUNT; i++) {
+        check_result r;
+
+        if (!selected(cx->opts->only, checks[i].name))
+            continue;
+        errmsg_clear(&k.why);
+        r = checks[i].fn(&k);
+        counts[r]++;
+        if (r == CHECK_PASS)
+            printf("PASS %s\n", checks[i].name);
+        else
+            printf("%s %s: %s\n", r == CHECK_FAIL ? "FAIL" : "SKIP", checks[i].name, k.why.text);
+        fflush(stdout);
+    }
+    printf("%u passed, %u failed", counts[CHECK_PASS], counts[CHECK_FAIL]);
+    if (counts[CHECK_SKIP] > 0)
+        printf(", %u skipped", counts[CHECK_SKIP]);
+    printf("\n");
+    return counts[CHECK_FAIL] == 0 ? 0 : 1;
+}

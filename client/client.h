@@ -1,0 +1,21 @@
+/* client.h - what every command of the client gets, and the commands. */
+#ifndef CLIENT_H
+#define CLIENT_H
+
+#include "opts.h"
+#include "plat.h"
+#include "server.h"
+
+typedef struct client_ctx {
+    const client_opts *opts;
+    plat_addr addr;          /* --host and --port (or the started server's port) */
+    server_run *server;      /* the --server process, or NULL */
+} client_ctx;
+
+/* Each returns the exit status: 0 success, 1 failure. */
+int cmd_send(const client_ctx *cx);
+int cmd_stats(const client_ctx *cx);
+int cmd_load(const client_ctx *cx);
+int cmd_check(const client_ctx *cx);
+
+#endif

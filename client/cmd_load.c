@@ -1,0 +1,283 @@
+/* cmd_load.c - the load command: N connections held open at once in one
+ * thread (non-blocking sockets and WSAPoll), each echoing frames that
+ * carry its id and a sequence number; every reply checked byte for byte.
+ * Ends with one line of key=value figures. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "load.h"
+#include "proto.h"
+
+#define LOAD_CONNECT_BATCH 128u      /* connects in flight at once */
+#define LOAD_ERRORS_SHOWN 10u
+#define LOAD_POLL_MS 100
+
+static void progress_clear(load_run *r)
+{
+    if (r->progress_shown) {
+        fputc('\n', stderr);
+        r->progress_shown = 0;
+    }
+}
+
+void load_error(load_run *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    r->errors++;
+    if (r->errors > LOAD_ERRORS_SHOWN)
+        return;
+    progress_clear(r);
+    fputs("client: load: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (r->errors == LOAD_ERRORS_SHOWN)
+        fputs("client: load: (further errors are only counted)\n", stderr);
+}
+
+/* A progress line on stderr once the run is past 2 s: rewritten in place
+ * on a terminal, a new line every 2 s otherwise. */
+static void progress(load_run *r, uint64_t now)
+{
+    int tty = plat_stderr_is_tty();
+
+    if (now < r->start_ms + 2000 || now < r->next_progress_ms)
+        return;
+    r->next_progress_ms = now + (tty ? 500 : 2000);
+    fprintf(stderr, "%sload: %.1f s, %u/%u connected, %u active, %llu frames, %llu errors%s",
+            tty ? "\r" : "", (double)(now - r->start_ms) / 1000.0, r->connected,
+            r->opts->conns, r->active, (unsigned long long)r->frames,
+            (unsigned long long)r->errors, tty ? "  " : "\n");
+    r->progress_shown = tty;
+}
+
+static int load_alloc(load_run *r)
+{
+    const client_opts *o = r->opts;
+    size_t fit = (256u * 1024u) / r->frame_size;
+    unsigned i;
+
+    /* Out: up to `pipeline` frames, at most about 256 KiB. In: room for a
+     * whole frame and, when pipelining, many replies per recv. */
+    r->out_cap = r->frame_size * (fit < 1 ? 1 : (fit < o->pipeline ? fit : o->pipeline));
+    r->in_cap = (size_t)o->pipeline * r->frame_size;
+    if (r->in_cap > 256u * 1024u)
+        r->in_cap = 256u * 1024u;
+    if (r->in_cap < r->frame_size + 8192)
+        r->in_cap = r->frame_size + 8192;
+    r->conns = (load_conn *)calloc(o->conns, sizeof *r->conns);
+    r->slot_conn = (size_t *)calloc(o->conns, sizeof *r->slot_conn);
+    r->ps = plat_pollset_new(o->conns);
+    r->expect = (unsigned char *)malloc(r->frame_size);
+    if (r->conns == NULL || r->slot_conn == NULL || r->ps == NULL || r->expect == NULL)
+        return -1;
+    for (i = 0; i < o->conns; i++) {
+        r->allocated++;
+        if (load_conn_alloc(r, &r->conns[i], i) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void load_free(load_run *r)
+{
+    unsigned i;
+
+    for (i = 0; r->conns != NULL && i < r->allocated; i++)
+        load_conn_free(&r->conns[i]);
+    free(r->conns);
+    free(r->slot_conn);
+    free(r->expect);
+    plat_pollset_free(r->ps);
+}
+
+static void mark_connected(load_run *r, load_conn *c)
+{
+    c->state = LC_ACTIVE;
+    r->connected++;
+    r->active++;
+}
+
+/* Opens the socket and starts its connect; counts an error at once if
+ * either fails. */
+static void connect_start(load_run *r, load_conn *c)
+{
+    char why[256];
+    int err = 0;
+    int rc;
+
+    if (plat_tcp_socket(r->addr, &c->sock, &err) != 0) {
+        c->sock = PLAT_NO_SOCK;
+        plat_err_format(why, sizeof why, "socket", NULL, err);
+        load_conn_fail(r, c, why, "");
+        return;
+    }
+    plat_set_nodelay(c->sock, &err);   /* only a latency nicety if it fails */
+    c->state = LC_CONNECTING;
+    c->deadline_ms = plat_now_ms() + r->opts->timeout_ms;
+    rc = plat_connect_start(c->sock, r->addr, &err);
+    if (rc == 0)
+        mark_connected(r, c);
+    else if (rc < 0) {
+        plat_err_format(why, sizeof why, "connect", r->addr->text, err);
+        load_conn_fail(r, c, why, "");
+    }
+}
+
+/* One poll over the connects in flight among conns[0, upto); returns how
+ * many are still in flight. */
+static unsigned connect_poll(load_run *r, unsigned upto)
+{
+    size_t n = 0, i;
+    int err = 0;
+    char why[256];
+    uint64_t now;
+
+    for (i = 0; i < upto; i++)
+        if (r->conns[i].state == LC_CONNECTING) {
+            plat_pollset_set(r->ps, n, r->conns[i].sock, PLAT_OUT);
+            r->slot_conn[n++] = i;
+        }
+    if (plat_pollset_wait(r->ps, n, LOAD_POLL_MS, &err) < 0)
+        plat_sleep_ms(LOAD_POLL_MS);   /* the deadlines below still end it */
+    now = plat_now_ms();
+    for (i = 0; i < n; i++) {
+        load_conn *c = &r->conns[r->slot_conn[i]];
+
+        if (plat_pollset_revents(r->ps, i) == 0 && now < c->deadline_ms)
+            continue;
+        if (plat_connect_result(c->sock, &err) != 0) {
+            plat_err_format(why, sizeof why, "connect", r->addr->text, err);
+            load_conn_fail(r, c, why, "");
+        } else if (plat_pollset_revents(r->ps, i) & PLAT_OUT)
+            mark_connected(r, c);
+        else if (now >= c->deadline_ms)
+            load_conn_fail(r, c, "connect: no answer within --timeout", "");
+    }
+    for (i = 0, n = 0; i < upto; i++)
+        n += r->conns[i].state == LC_CONNECTING;
+    return (unsigned)n;
+}
+
+/* Connects every connection, at most LOAD_CONNECT_BATCH in flight; each
+ * connect ends by its own --timeout deadline. */
+static void connect_phase(load_run *r)
+{
+    unsigned total = r->opts->conns;
+    unsigned next = 0, inflight = 0;
+
+    while (next < total || inflight > 0) {
+        while (inflight < LOAD_CONNECT_BATCH && next < total) {
+            connect_start(r, &r->conns[next++]);
+            inflight += r->conns[next - 1].state == LC_CONNECTING;
+        }
+        inflight = connect_poll(r, next);
+        progress(r, plat_now_ms());
+    }
+}
+
+/* One poll over the active connections and what it reported. */
+static int traffic_step(load_run *r)
+{
+    size_t n = 0, i;
+    int err = 0;
+    uint64_t now;
+
+    for (i = 0; i < r->opts->conns; i++)
+        if (r->conns[i].state == LC_ACTIVE) {
+            plat_pollset_set(r->ps, n, r->conns[i].sock, load_conn_events(&r->conns[i]));
+            r->slot_conn[n++] = i;
+        }
+    if (plat_pollset_wait(r->ps, n, LOAD_POLL_MS, &err) < 0) {
+        char why[256];
+
+        plat_err_format(why, sizeof why, "WSAPoll", NULL, err);
+        load_error(r, "%s", why);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        int rev = plat_pollset_revents(r->ps, i);
+
+        if (rev != 0)
+            load_conn_ready(r, &r->conns[r->slot_conn[i]], rev);
+    }
+    now = plat_now_ms();
+    for (i = 0; i < n; i++)
+        load_conn_check_deadline(r, &r->conns[r->slot_conn[i]], now);
+    progress(r, now);
+    return 0;
+}
+
+/* Runs until every connection is done or failed; each one fails by itself
+ * when it makes no progress for --timeout, so this ends. */
+static void traffic_phase(load_run *r)
+{
+    unsigned i;
+
+    r->traffic_start_us = plat_now_us();
+    if (r->opts->duration_ms > 0)
+        r->send_until_ms = plat_now_ms() + r->opts->duration_ms;
+    for (i = 0; i < r->opts->conns; i++)
+        if (r->conns[i].state == LC_ACTIVE)
+            load_conn_begin(r, &r->conns[i]);
+    while (r->active > 0)
+        if (traffic_step(r) != 0)
+            break;
+    for (i = 0; i < r->opts->conns; i++)   /* after a poll failure */
+        if (r->conns[i].state == LC_ACTIVE)
+            load_conn_fail(r, &r->conns[i], "abandoned after the poll failure", "");
+    r->traffic_end_us = plat_now_us();
+}
+
+static void report(const load_run *r)
+{
+    double secs = (double)(r->traffic_end_us - r->traffic_start_us) / 1e6;
+
+    if (secs <= 0)
+        secs = 1e-6;
+    printf("conns=%u connected=%u frames=%llu bytes=%llu errors=%llu crosstalk=%llu "
+           "seconds=%.3f fps=%.1f mib_s=%.3f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+           r->opts->conns, r->connected, (unsigned long long)r->frames,
+           (unsigned long long)r->bytes, (unsigned long long)r->errors,
+           (unsigned long long)r->crosstalk, secs, (double)r->frames / secs,
+           (double)r->bytes / secs / (1024.0 * 1024.0),
+           (double)latency_percentile(&r->lat, 0.50) / 1000.0,
+           (double)latency_percentile(&r->lat, 0.99) / 1000.0,
+           (double)r->lat.max_us / 1000.0);
+    fflush(stdout);
+}
+
+int cmd_load(const client_ctx *cx)
+{
+    load_run *r = (load_run *)calloc(1, sizeof *r);
+    int status;
+
+    if (r == NULL) {
+        fputs("client: load: out of memory\n", stderr);
+        return 1;
+    }
+    r->opts = cx->opts;
+    r->addr = &cx->addr;
+    r->frame_size = PROTO_HEADER_SIZE + cx->opts->size;
+    r->start_ms = plat_now_ms();
+    latency_init(&r->lat);
+    if (load_alloc(r) != 0) {
+        fprintf(stderr, "client: load: out of memory for %u connections\n", cx->opts->conns);
+        load_free(r);
+        free(r);
+        return 1;
+    }
+    connect_phase(r);
+    traffic_phase(r);
+    progress_clear(r);
+    report(r);
+    status = (r->errors > 0 || r->crosstalk > 0 || r->connected < r->opts->conns) ? 1 : 0;
+    load_free(r);
+    free(r);
+    return status;
+}

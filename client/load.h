@@ -1,0 +1,75 @@
+/* load.h - the load command's state, shared by cmd_load.c (the phases and
+ * the report) and load_conn.c (what one connection does). Internal to the
+ * client. */
+#ifndef LOAD_H
+#define LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errmsg.h"
+#include "frame_buf.h"
+#include "latency.h"
+#include "opts.h"
+#include "plat.h"
+
+enum load_state {
+    LC_IDLE,         /* not connected yet */
+    LC_CONNECTING,
+    LC_ACTIVE,
+    LC_DONE,         /* every reply checked; closed */
+    LC_FAILED        /* an error was counted; closed */
+};
+
+typedef struct load_conn {
+    plat_sock sock;
+    enum load_state state;
+    uint32_t id;
+    uint32_t next_send;      /* sequence number of the next frame to send */
+    uint32_t next_recv;      /* sequence number of the next reply due */
+    frame_buf in;
+    unsigned char *out;      /* frames not yet accepted by send() */
+    size_t out_len, out_sent;
+    uint64_t *sent_us;       /* send time of each outstanding frame, by seq % pipeline */
+    uint64_t deadline_ms;    /* connect deadline, then the no-progress deadline */
+} load_conn;
+
+typedef struct load_run {
+    const client_opts *opts;
+    const plat_addr *addr;
+    load_conn *conns;
+    unsigned allocated;      /* conns[0, allocated) went through load_conn_alloc */
+    plat_pollset *ps;
+    size_t *slot_conn;       /* poll slot -> connection index */
+    unsigned char *expect;   /* scratch: the payload a reply must carry */
+    size_t frame_size;       /* header + payload */
+    size_t out_cap;
+    size_t in_cap;
+    uint64_t send_until_ms;  /* --duration: no new frames after this; 0 with --msgs */
+    uint64_t start_ms;       /* when the command started (for progress) */
+    uint64_t traffic_start_us, traffic_end_us;
+    uint64_t next_progress_ms;
+    int progress_shown;      /* a progress line is on stderr without its "\n" */
+    unsigned connected, active;
+    uint64_t frames, bytes, errors, crosstalk;
+    uint64_t errors_printed;
+    latency_hist lat;
+} load_run;
+
+/* Prints "client: load: <message>" for the first errors and counts it. */
+void load_error(load_run *r, const char *fmt, ...);
+
+/* Per connection (load_conn.c). */
+int load_conn_alloc(load_run *r, load_conn *c, uint32_t id);
+void load_conn_free(load_conn *c);
+void load_conn_fail(load_run *r, load_conn *c, const char *what, const char *why);
+/* After connect: fill the pipeline and send. */
+void load_conn_begin(load_run *r, load_conn *c);
+/* The poll said the socket is ready for `revents`. */
+void load_conn_ready(load_run *r, load_conn *c, int revents);
+/* Fails the connection if its deadline has passed. */
+void load_conn_check_deadline(load_run *r, load_conn *c, uint64_t now_ms);
+/* Events to poll for: PLAT_IN, plus PLAT_OUT while frames wait to be sent. */
+int load_conn_events(const load_conn *c);
+
+#endif

@@ -1,0 +1,238 @@
+/* opts.c - parses the client's command line. Options may come before or
+ * after the command, as `--name value` or `--name=value`. */
+#include "opts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void opts_usage(FILE *f)
+{
+    fputs("usage: client COMMAND [options]\n"
+          "\n"
+          "commands:\n"
+          "  send [TEXT...]   send each TEXT (or each line of stdin) as an ECHO frame,\n"
+          "                   print each reply and check it matches\n"
+          "  stats            print the server's STATS reply\n"
+          "  load             many connections echoing checked frames; ends with one\n"
+          "                   line of key=value figures; exit 1 on any error\n"
+          "  check            the conformance battery; ends with \"N passed, N failed\"\n"
+          "\n"
+          "common options:\n"
+          "  --host ADDR        server address (default 127.0.0.1)\n"
+          "  --port N           server port (default 5150)\n"
+          "  --timeout SECONDS  deadline of each operation (default 10)\n"
+          "  --server \"PROGRAM ARGS\"\n"
+          "                     start this server with --port 0 --stop-event NAME added\n"
+          "                     (check also adds --max-clients 200), use it, stop it and\n"
+          "                     fail unless it exits 0\n"
+          "  --help             print this and exit 0\n"
+          "\n"
+          "load options:\n"
+          "  --conns N          connections, all open at once (default 10)\n"
+          "  --msgs N           frames per connection (default 100)\n"
+          "  --duration SECONDS send for this long instead of --msgs\n"
+          "  --size BYTES       payload size, 8 to 65536 (default 64)\n"
+          "  --pipeline DEPTH   frames outstanding per connection, 1 to 4096 (default 1)\n"
+          "\n"
+          "check options:\n"
+          "  --only NAME[,NAME] run only these checks (stats, echo_sizes, split,\n"
+          "                     coalesced, protocol_errors, half_close, partial_fin,\n"
+          "                     reset_mid_frame, crosstalk, simultaneous, churn,\n"
+          "                     backpressure, max_clients, stop)\n"
+          "\n"
+          "exit status: 0 success, 1 failure, 2 usage error\n", f);
+}
+
+/* Parses a decimal number with an optional fraction, in [lo, hi]; the
+ * result is scaled by `scale` (1000 for seconds given as milliseconds). */
+static int parse_number(const char *name, const char *text, double lo, double hi,
+                        double scale, unsigned long *out, errmsg *e)
+{
+    char *end = NULL;
+    double v;
+
+    if (text == NULL)
+        return errmsg_set(e, "%s needs a value", name);
+    v = strtod(text, &end);
+    if (end == text || *end != '\0' || !(v >= lo && v <= hi))
+        return errmsg_set(e, "%s: \"%s\" is not a number from %g to %g", name, text, lo, hi);
+    if (scale == 1 && v != (double)(unsigned long)v)
+        return errmsg_set(e, "%s: \"%s\" is not a whole number", name, text);
+    *out = (unsigned long)(v * scale + 0.5);
+    return 0;
+}
+
+static void opts_defaults(client_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->host = "127.0.0.1";
+    o->port = 5150;
+    o->timeout_ms = 10000;
+    o->conns = 10;
+    o->msgs = 100;
+    o->size = 64;
+    o->pipeline = 1;
+}
+
+static client_cmd command_of(const char *word)
+{
+    if (strcmp(word, "send") == 0)
+        return CMD_SEND;
+    if (strcmp(word, "stats") == 0)
+        return CMD_STATS;
+    if (strcmp(word, "load") == 0)
+        return CMD_LOAD;
+    if (strcmp(word, "check") == 0)
+        return CMD_CHECK;
+    return CMD_NONE;
+}
+
+/* Options that take a value: name, and the command it belongs to
+ * (CMD_NONE: every command). */
+struct opt_def {
+    const char *name;
+    client_cmd only_for;
+};
+
+static const struct opt_def opt_defs[] = {
+    { "--host", CMD_NONE }, { "--port", CMD_NONE }, { "--timeout", CMD_NONE },
+    { "--server", CMD_NONE }, { "--conns", CMD_LOAD }, { "--msgs", CMD_LOAD },
+    { "--duration", CMD_LOAD }, { "--size", CMD_LOAD }, { "--pipeline", CMD_LOAD },
+    { "--only", CMD_CHECK }
+};
+
+static const struct opt_def *find_opt(const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof opt_defs / sizeof opt_defs[0]; i++)
+        if (strlen(opt_defs[i].name) == len && strncmp(opt_defs[i].name, name, len) == 0)
+            return &opt_defs[i];
+    return NULL;
+}
+
+/* Stores one option's value. */
+static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
+{
+    unsigned long n = 0;
+    int rc = 0;
+
+    if (strcmp(name, "--host") == 0)
+        o->host = v;
+    else if (strcmp(name, "--server") == 0)
+        o->server = v;
+    else if (strcmp(name, "--only") == 0)
+        o->only = v;
+    else if (strcmp(name, "--port") == 0 && (rc = parse_number(name, v, 1, 65535, 1, &n, e)) == 0)
+        o->port = (unsigned)n;
+    else if (strcmp(name, "--timeout") == 0 && (rc = parse_number(name, v, 0.1, 3600, 1000, &n, e)) == 0)
+        o->timeout_ms = (unsigned)n;
+    else if (strcmp(name, "--conns") == 0 && (rc = parse_number(name, v, 1, 20000, 1, &n, e)) == 0)
+        o->conns = (unsigned)n;
+    else if (strcmp(name, "--msgs") == 0 && (rc = parse_number(name, v, 1, 1e9, 1, &n, e)) == 0)
+        o->msgs = n;
+    else if (strcmp(name, "--duration") == 0 && (rc = parse_number(name, v, 0.1, 86400, 1000, &n, e)) == 0)
+        o->duration_ms = n;
+    else if (strcmp(name, "--size") == 0 && (rc = parse_number(name, v, 8, 65536, 1, &n, e)) == 0)
+        o->size = (unsigned)n;
+    else if (strcmp(name, "--pipeline") == 0 && (rc = parse_number(name, v, 1, 4096, 1, &n, e)) == 0)
+        o->pipeline = (unsigned)n;
+    return rc;
+}
+
+/* What the parser noticed along the way, checked once the command is known. */
+struct parse_state {
+    const char *load_opt;    /* first load-only option seen */
+    const char *check_opt;   /* first check-only option seen */
+    int msgs_set;
+};
+
+/* Handles argv[*i], an option; advances *i past its value. */
+static int take_option(client_opts *o, int argc, char **argv, int *i,
+                       struct parse_state *ps, errmsg *e)
+{
+    const char *arg = argv[*i];
+    const char *eq = strchr(arg, '=');
+    size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+    const struct opt_def *def = find_opt(arg, len);
+    const char *value;
+
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        o->help = 1;
+        return 0;
+    }
+    if (def == NULL)
+        return errmsg_set(e, "unknown option %s", arg);
+    if (eq != NULL)
+        value = eq + 1;
+    else if (*i + 1 < argc)
+        value = argv[++*i];
+    else
+        return errmsg_set(e, "%s needs a value", def->name);
+    if (def->only_for == CMD_LOAD && ps->load_opt == NULL)
+        ps->load_opt = def->name;
+    if (def->only_for == CMD_CHECK && ps->check_opt == NULL)
+        ps->check_opt = def->name;
+    if (strcmp(def->name, "--msgs") == 0)
+        ps->msgs_set = 1;
+    return set_opt(o, def->name, value, e);
+}
+
+/* A word that is not an option: the command, or a TEXT of send. */
+static int take_word(client_opts *o, char **argv, int i, errmsg *e)
+{
+    if (o->cmd == CMD_NONE) {
+        o->cmd = command_of(argv[i]);
+        if (o->cmd == CMD_NONE)
+            return errmsg_set(e, "unknown command \"%s\"", argv[i]);
+        return 0;
+    }
+    if (o->cmd != CMD_SEND)
+        return errmsg_set(e, "unexpected argument \"%s\"", argv[i]);
+    /* The TEXTs are gathered in place: they move towards the front of argv
+     * over entries already parsed, so nothing unread is overwritten. */
+    if (o->text_count == 0)
+        o->texts = argv + i;
+    o->texts[o->text_count++] = argv[i];
+    return 0;
+}
+
+static int check_combination(const client_opts *o, const struct parse_state *ps, errmsg *e)
+{
+    if (o->help)
+        return 0;
+    if (o->cmd == CMD_NONE)
+        return errmsg_set(e, "no command given");
+    if (ps->load_opt != NULL && o->cmd != CMD_LOAD)
+        return errmsg_set(e, "%s applies to load only", ps->load_opt);
+    if (ps->check_opt != NULL && o->cmd != CMD_CHECK)
+        return errmsg_set(e, "%s applies to check only", ps->check_opt);
+    if (ps->msgs_set && o->duration_ms > 0)
+        return errmsg_set(e, "give --msgs or --duration, not both");
+    return 0;
+}
+
+int opts_parse(int argc, char **argv, client_opts *o, errmsg *e)
+{
+    struct parse_state ps;
+    int only_words = 0;
+    int i;
+
+    opts_defaults(o);
+    memset(&ps, 0, sizeof ps);
+    for (i = 1; i < argc; i++) {
+        int rc;
+
+        if (!only_words && strcmp(argv[i], "--") == 0) {
+            only_words = 1;   /* the rest are TEXTs, even if they start with '-' */
+            continue;
+        }
+        if (!only_words && argv[i][0] == '-' && argv[i][1] != '\0')
+            rc = take_option(o, argc, argv, &i, &ps, e);
+        else
+            rc = take_word(o, argv, i, e);
+        if (rc != 0)
+            return -1;
+    }
+    return check_combination(o, &ps, e);
+}

@@ -1,0 +1,41 @@
+/* opts.h - the client's command line (SPEC section 3). */
+#ifndef OPTS_H
+#define OPTS_H
+
+#include <stdio.h>
+
+#include "errmsg.h"
+
+typedef enum client_cmd {
+    CMD_NONE,
+    CMD_SEND,
+    CMD_STATS,
+    CMD_LOAD,
+    CMD_CHECK
+} client_cmd;
+
+typedef struct client_opts {
+    client_cmd cmd;
+    int help;
+    const char *host;
+    unsigned port;
+    unsigned timeout_ms;      /* per-operation deadline */
+    const char *server;       /* "PROGRAM ARGS" to start, or NULL */
+    /* load */
+    unsigned conns;
+    unsigned long msgs;       /* per connection, when duration_ms is 0 */
+    unsigned long duration_ms;
+    unsigned size;
+    unsigned pipeline;
+    /* check */
+    const char *only;         /* comma-separated check names, or NULL */
+    /* send */
+    char **texts;
+    int text_count;
+} client_opts;
+
+/* 0, or -1 with the reason in e (a usage error: exit 2). */
+int opts_parse(int argc, char **argv, client_opts *o, errmsg *e);
+void opts_usage(FILE *f);
+
+#endif
