@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <io.h>
 #include <psapi.h>
 #include <tlhelp32.h>
 
@@ -77,6 +79,10 @@ int server_start(server *srv, const server_model *model, int argc, char **argv)
     if (parsed != OPTIONS_RUN)
         return parsed == OPTIONS_EXIT_OK ? SERVER_EXIT_OK : SERVER_EXIT_USAGE;
     log_set_level((enum log_level)srv->opt.log_level);
+    /* Binary mode: the final statistics end their lines in "\n" alone,
+     * like a STATS reply, instead of the C runtime's "\r\n". */
+    if (_setmode(_fileno(stdout), _O_BINARY) == -1)
+        log_error("_setmode stdout: failed");
     srv->st.max_clients = srv->opt.max_clients;
     if (net_startup() != 0)
         return SERVER_EXIT_FAILURE;
