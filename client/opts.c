@@ -33,6 +33,9 @@ void opts_usage(FILE *f)
           "  --duration SECONDS send for this long instead of --msgs\n"
           "  --size BYTES       payload size, 8 to 65536 (default 64)\n"
           "  --pipeline DEPTH   frames outstanding per connection, 1 to 4096 (default 1)\n"
+          "  the last line:     conns= connected= frames= bytes= errors= crosstalk= seconds=\n"
+          "                     fps= mib_s= p50_ms= p99_ms= max_ms= (frames and bytes are\n"
+          "                     checked replies, headers included; errors include crosstalk)\n"
           "\n"
           "check options:\n"
           "  --only NAME[,NAME] run only these checks (stats, echo_sizes, split,\n"
@@ -157,10 +160,6 @@ static int take_option(client_opts *o, int argc, char **argv, int *i,
     const struct opt_def *def = find_opt(arg, len);
     const char *value;
 
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-        o->help = 1;
-        return 0;
-    }
     if (def == NULL)
         return errmsg_set(e, "unknown option %s", arg);
     if (eq != NULL)
@@ -199,8 +198,6 @@ static int take_word(client_opts *o, char **argv, int i, errmsg *e)
 
 static int check_combination(const client_opts *o, const struct parse_state *ps, errmsg *e)
 {
-    if (o->help)
-        return 0;
     if (o->cmd == CMD_NONE)
         return errmsg_set(e, "no command given");
     if (ps->load_opt != NULL && o->cmd != CMD_LOAD)
@@ -212,6 +209,17 @@ static int check_combination(const client_opts *o, const struct parse_state *ps,
     return 0;
 }
 
+/* --help wins over anything else on the line, even a bad option. */
+static int wants_help(int argc, char **argv)
+{
+    int i;
+
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
 int opts_parse(int argc, char **argv, client_opts *o, errmsg *e)
 {
     struct parse_state ps;
@@ -220,6 +228,10 @@ int opts_parse(int argc, char **argv, client_opts *o, errmsg *e)
 
     opts_defaults(o);
     memset(&ps, 0, sizeof ps);
+    if (wants_help(argc, argv)) {
+        o->help = 1;
+        return 0;
+    }
     for (i = 1; i < argc; i++) {
         int rc;
 
