@@ -107,6 +107,21 @@ void net_abort(stats *st, SOCKET s)
     net_close(st, s);
 }
 
+/* Reads and drops what a refused peer already sent, without waiting:
+ * closing with unread input sends a reset, which can destroy the ERROR
+ * frame before the peer reads it. */
+static void drop_pending_input(SOCKET s)
+{
+    char buf[1024];
+    u_long on = 1;
+    int rounds = 16;   /* bounded: a refusal must never hold the accept loop */
+
+    if (ioctlsocket(s, FIONBIO, &on) == SOCKET_ERROR)
+        return;
+    while (rounds-- > 0 && recv(s, buf, (int)sizeof buf, 0) > 0)
+        ;
+}
+
 void net_refuse(stats *st, SOCKET s)
 {
     static const char reason[] = "server full";
@@ -114,6 +129,7 @@ void net_refuse(stats *st, SOCKET s)
     int len = (int)proto_frame_encode(PROTO_ERROR, reason, (uint32_t)(sizeof reason - 1), frame);
 
     counter_add(&st->connections_refused, 1);
+    drop_pending_input(s);
     /* A fresh socket's send buffer is empty, so this small send completes
      * at once even on a non-blocking socket. */
     if (send(s, (const char *)frame, len, 0) == SOCKET_ERROR)
