@@ -4,22 +4,23 @@
 
 # Bug 1, "several clients exiting in a row sometimes crash": connections
 # opened and closed one after another, every third by reset (churn), then
-# 300 connections spread over 10 waiting threads that all finish and close
-# at the same moment. A context freed or moved under a pending WSARecv
+# 300 connections spread over 10 waiting threads that all close at the
+# same moment, every third by reset (--abort-every 3). A context freed or moved under a pending WSARecv
 # crashes the server or leaks; the client fails on either (it requires exit
 # code 0 and connections_current=0 at the end).
 wsm_client_test(overlapped_event_bug1_churn overlapped_event_server "fast" 300
                 check --only churn,simultaneous)
 wsm_client_test(overlapped_event_bug1_close_together overlapped_event_server "fast" 300
-                load --conns 300 --msgs 20 --size 64)
+                load --conns 300 --msgs 20 --size 64 --abort-every 3)
 
 # Bug 2, "client A's data is followed by data client B sent earlier": 50
-# connections sending long then short payloads (crosstalk), then loads of
-# large and of tiny frames; every reply is compared byte for byte and a
+# connections sending long then short payloads (crosstalk), then a load
+# whose payload sizes rotate long and short per connection (--sizes), and
+# one of tiny pipelined frames; every reply is compared byte for byte and a
 # reply carrying another connection's bytes counts as crosstalk.
 wsm_client_test(overlapped_event_bug2_crosstalk overlapped_event_server "fast" 300
                 check --only crosstalk)
 wsm_client_test(overlapped_event_bug2_long overlapped_event_server "fast" 300
-                load --conns 130 --msgs 20 --size 65536 --pipeline 2)
+                load --conns 130 --msgs 20 --sizes 65536,8,30000,100 --pipeline 2)
 wsm_client_test(overlapped_event_bug2_short overlapped_event_server "fast" 300
                 load --conns 130 --msgs 200 --size 8 --pipeline 8)

@@ -10,10 +10,13 @@
 #include "client.h"
 #include "load.h"
 #include "proto.h"
+#include "stats_text.h"
+#include "xchg.h"
 
 #define LOAD_CONNECT_BATCH 128u      /* connects in flight at once */
 #define LOAD_ERRORS_SHOWN 10u
 #define LOAD_POLL_MS 100
+#define LOAD_SETTLE_MS 5000u         /* for the server to count every close */
 
 static void progress_clear(load_run *r)
 {
@@ -59,21 +62,21 @@ static void progress(load_run *r, uint64_t now)
 static int load_alloc(load_run *r)
 {
     const client_opts *o = r->opts;
-    size_t fit = (256u * 1024u) / r->frame_size;
+    size_t fit = (256u * 1024u) / r->max_frame;
     unsigned i;
 
     /* Out: up to `pipeline` frames, at most about 256 KiB. In: room for a
      * whole frame and, when pipelining, many replies per recv. */
-    r->out_cap = r->frame_size * (fit < 1 ? 1 : (fit < o->pipeline ? fit : o->pipeline));
-    r->in_cap = (size_t)o->pipeline * r->frame_size;
+    r->out_cap = r->max_frame * (fit < 1 ? 1 : (fit < o->pipeline ? fit : o->pipeline));
+    r->in_cap = (size_t)o->pipeline * r->max_frame;
     if (r->in_cap > 256u * 1024u)
         r->in_cap = 256u * 1024u;
-    if (r->in_cap < r->frame_size + 8192)
-        r->in_cap = r->frame_size + 8192;
+    if (r->in_cap < r->max_frame + 8192)
+        r->in_cap = r->max_frame + 8192;
     r->conns = (load_conn *)calloc(o->conns, sizeof *r->conns);
     r->slot_conn = (size_t *)calloc(o->conns, sizeof *r->slot_conn);
     r->ps = plat_pollset_new(o->conns);
-    r->expect = (unsigned char *)malloc(r->frame_size);
+    r->expect = (unsigned char *)malloc(r->max_frame);
     if (r->conns == NULL || r->slot_conn == NULL || r->ps == NULL || r->expect == NULL)
         return -1;
     for (i = 0; i < o->conns; i++) {
@@ -234,6 +237,68 @@ static void traffic_phase(load_run *r)
     r->traffic_end_us = plat_now_us();
 }
 
+/* --abort-every: the finished connections are all still open. The resets
+ * are armed first, then every socket is closed in one tight pass, so the
+ * server sees many clients leave at the same moment, every Nth by a reset
+ * (the regression for article 003's bug 1). */
+static void close_all_at_once(load_run *r)
+{
+    unsigned n = r->opts->abort_every;
+    unsigned i, closed = 0, aborted = 0;
+    char why[256];
+    int err = 0;
+
+    for (i = 0; i < r->opts->conns; i++) {
+        load_conn *c = &r->conns[i];
+
+        if (c->sock == PLAT_NO_SOCK || c->id % n != n - 1)
+            continue;
+        if (plat_set_abortive(c->sock, &err) == 0)
+            aborted++;
+        else {   /* its close would be orderly, not the reset the run is for */
+            plat_err_format(why, sizeof why, "setsockopt SO_LINGER", NULL, err);
+            load_error(r, "conn %lu: %s", (unsigned long)c->id, why);
+        }
+    }
+    for (i = 0; i < r->opts->conns; i++)
+        if (r->conns[i].sock != PLAT_NO_SOCK) {
+            plat_close(r->conns[i].sock);
+            r->conns[i].sock = PLAT_NO_SOCK;
+            closed++;
+        }
+    progress_clear(r);
+    fprintf(stderr, "load: closed %u connections at once, %u of them by reset\n", closed,
+            aborted);
+}
+
+/* With --server: the server must have counted every close, orderly or
+ * reset, within LOAD_SETTLE_MS. Each STATS comes over a connection of its
+ * own, which the server counts too, so 1 is as low as the figure gets
+ * (0 is accepted in case a server counts it differently). */
+static void await_server_idle(load_run *r)
+{
+    uint64_t end = plat_now_ms() + LOAD_SETTLE_MS;
+    uint64_t cur = 0;
+    stats_text st;
+    errmsg e;
+
+    for (;;) {
+        if (xchg_stats(r->addr, r->opts->timeout_ms, &st, &e) != 0
+            || stats_text_u64(&st, "connections_current", &cur, &e) != 0) {
+            load_error(r, "STATS after closing every connection: %s", e.text);
+            return;
+        }
+        if (cur <= 1 || plat_now_ms() >= end)
+            break;
+        plat_sleep_ms(100);
+    }
+    if (cur > 1)
+        load_error(r, "%u s after all connections closed at once (--abort-every %u), "
+                   "the server still counts connections_current=%llu, expected 1 (the "
+                   "STATS connection itself)", LOAD_SETTLE_MS / 1000, r->opts->abort_every,
+                   (unsigned long long)cur);
+}
+
 static void report(const load_run *r)
 {
     double secs = (double)(r->traffic_end_us - r->traffic_start_us) / 1e6;
@@ -252,6 +317,16 @@ static void report(const load_run *r)
     fflush(stdout);
 }
 
+static unsigned largest_size(const client_opts *o)
+{
+    unsigned i, max = 0;
+
+    for (i = 0; i < o->size_count; i++)
+        if (o->sizes[i] > max)
+            max = o->sizes[i];
+    return max;
+}
+
 int cmd_load(const client_ctx *cx)
 {
     load_run *r = (load_run *)calloc(1, sizeof *r);
@@ -263,7 +338,7 @@ int cmd_load(const client_ctx *cx)
     }
     r->opts = cx->opts;
     r->addr = &cx->addr;
-    r->frame_size = PROTO_HEADER_SIZE + cx->opts->size;
+    r->max_frame = PROTO_HEADER_SIZE + largest_size(cx->opts);
     r->start_ms = plat_now_ms();
     latency_init(&r->lat);
     if (load_alloc(r) != 0) {
@@ -274,6 +349,11 @@ int cmd_load(const client_ctx *cx)
     }
     connect_phase(r);
     traffic_phase(r);
+    if (r->opts->abort_every > 0) {
+        close_all_at_once(r);
+        if (cx->server != NULL)
+            await_server_idle(r);
+    }
     progress_clear(r);
     report(r);
     status = (r->errors > 0 || r->crosstalk > 0 || r->connected < r->opts->conns) ? 1 : 0;

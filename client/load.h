@@ -17,7 +17,7 @@ enum load_state {
     LC_IDLE,         /* not connected yet */
     LC_CONNECTING,
     LC_ACTIVE,
-    LC_DONE,         /* every reply checked; closed */
+    LC_DONE,         /* every reply checked; closed, or held open for --abort-every */
     LC_FAILED        /* an error was counted; closed */
 };
 
@@ -42,7 +42,7 @@ typedef struct load_run {
     plat_pollset *ps;
     size_t *slot_conn;       /* poll slot -> connection index */
     unsigned char *expect;   /* scratch: the payload a reply must carry */
-    size_t frame_size;       /* header + payload */
+    size_t max_frame;        /* header + the largest payload of --size/--sizes */
     size_t out_cap;
     size_t in_cap;
     uint64_t send_until_ms;  /* --duration: no new frames after this; 0 with --msgs */
@@ -60,6 +60,9 @@ typedef struct load_run {
 void load_error(load_run *r, const char *fmt, ...);
 
 /* Per connection (load_conn.c). */
+/* The payload size of frame seq of connection id: --sizes in turn,
+ * starting at the id's own place in the list. */
+size_t load_payload_size(const load_run *r, uint32_t id, uint32_t seq);
 int load_conn_alloc(load_run *r, load_conn *c, uint32_t id);
 void load_conn_free(load_conn *c);
 void load_conn_fail(load_run *r, load_conn *c, const char *what, const char *why);

@@ -69,11 +69,15 @@ void load_conn_fail(load_run *r, load_conn *c, const char *what, const char *why
     c->sock = PLAT_NO_SOCK;
 }
 
+/* Every reply is in: an orderly close now, or, with --abort-every, the
+ * socket stays open so that all connections close at the same moment. */
 static void load_conn_finish(load_run *r, load_conn *c)
 {
     r->active--;
     c->state = LC_DONE;
-    plat_close(c->sock);   /* every reply is in: an orderly close */
+    if (r->opts->abort_every > 0)
+        return;
+    plat_close(c->sock);
     c->sock = PLAT_NO_SOCK;
 }
 
@@ -90,11 +94,19 @@ static int wants_more(const load_run *r, const load_conn *c)
     return c->next_send < r->opts->msgs;
 }
 
+size_t load_payload_size(const load_run *r, uint32_t id, uint32_t seq)
+{
+    unsigned n = r->opts->size_count;
+
+    /* Each term reduced first, so a long --duration run cannot wrap the sum. */
+    return r->opts->sizes[(id % n + seq % n) % n];
+}
+
 /* Appends frames until the pipeline is full or the buffer is. */
 static void refill(load_run *r, load_conn *c)
 {
-    size_t payload = r->frame_size - PROTO_HEADER_SIZE;
     uint64_t now = plat_now_us();
+    size_t payload = load_payload_size(r, c->id, c->next_send);
 
     if (c->out_sent > 0) {   /* keep the unsent bytes at the front */
         memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
@@ -102,7 +114,7 @@ static void refill(load_run *r, load_conn *c)
         c->out_sent = 0;
     }
     while (outstanding(c) < r->opts->pipeline && wants_more(r, c)
-           && r->out_cap - c->out_len >= r->frame_size) {
+           && r->out_cap - c->out_len >= PROTO_HEADER_SIZE + payload) {
         unsigned char *f = c->out + c->out_len;
         proto_header h;
 
@@ -113,7 +125,8 @@ static void refill(load_run *r, load_conn *c)
         load_payload(f + PROTO_HEADER_SIZE, payload, c->id, c->next_send);
         c->sent_us[c->next_send % r->opts->pipeline] = now;
         c->next_send++;
-        c->out_len += r->frame_size;
+        c->out_len += PROTO_HEADER_SIZE + payload;
+        payload = load_payload_size(r, c->id, c->next_send);
     }
 }
 
@@ -151,17 +164,15 @@ int load_conn_events(const load_conn *c)
     return PLAT_IN | (c->out_sent < c->out_len ? PLAT_OUT : 0);
 }
 
-/* Checks a reply against the frame (id, next_recv) would be. 0 or -1. */
-static int check_reply(load_run *r, load_conn *c, const frame *f, errmsg *e)
+/* A reply that carries another frame's (id, seq): crosstalk, or this
+ * connection's frames out of order. Checked before the length, because
+ * with --sizes another frame usually has another length too. 0 or -1. */
+static int check_identity(load_run *r, load_conn *c, const frame *f, errmsg *e)
 {
-    size_t size = r->frame_size - PROTO_HEADER_SIZE;
     uint32_t id, seq;
 
-    if (f->header.type != PROTO_ECHO || f->header.flags != 0)
-        return xchg_unexpected(e, "reply", f);
-    if (f->header.length != size)
-        return errmsg_set(e, "reply of %lu payload bytes, expected %lu",
-                          (unsigned long)f->header.length, (unsigned long)size);
+    if (f->header.length < 8)
+        return 0;   /* too short to carry them; the length check reports it */
     id = get_be32(f->payload);
     seq = get_be32(f->payload + 4);
     if (id != c->id && id < r->opts->conns) {
@@ -172,6 +183,22 @@ static int check_reply(load_run *r, load_conn *c, const frame *f, errmsg *e)
     if (seq != c->next_recv && id == c->id)
         return errmsg_set(e, "reply for seq %lu, expected seq %lu (reordered, dropped or repeated)",
                           (unsigned long)seq, (unsigned long)c->next_recv);
+    return 0;
+}
+
+/* Checks a reply against the frame (id, next_recv) would be. 0 or -1. */
+static int check_reply(load_run *r, load_conn *c, const frame *f, errmsg *e)
+{
+    size_t size = load_payload_size(r, c->id, c->next_recv);
+
+    if (f->header.type != PROTO_ECHO || f->header.flags != 0)
+        return xchg_unexpected(e, "reply", f);
+    if (check_identity(r, c, f, e) != 0)
+        return -1;
+    if (f->header.length != size)
+        return errmsg_set(e, "seq %lu: reply of %lu payload bytes, expected %lu",
+                          (unsigned long)c->next_recv, (unsigned long)f->header.length,
+                          (unsigned long)size);
     load_payload(r->expect, size, c->id, c->next_recv);
     if (memcmp(f->payload, r->expect, size) != 0) {
         errmsg_diff(e, "payload differs", f->payload, size, r->expect, size);

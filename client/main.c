@@ -20,7 +20,8 @@ static int run_command(const client_ctx *cx)
     }
 }
 
-/* For check the server's final statistics must show every connection
+/* For check, and for load --abort-every (whose point is that every close
+ * is counted), the server's final statistics must show every connection
  * closed; the stop check judges them when it runs, this covers --only. */
 static int judge_final_stats(server_run *srv)
 {
@@ -50,7 +51,8 @@ static int finish_server(const client_opts *o, server_run *srv, int status)
     if (server_stop(srv, &e) != 0) {
         fprintf(stderr, "client: --server: %s\n", e.text);
         status = 1;
-    } else if (o->cmd == CMD_CHECK && !srv->final_judged && judge_final_stats(srv) != 0)
+    } else if ((o->cmd == CMD_CHECK || (o->cmd == CMD_LOAD && o->abort_every > 0))
+               && !srv->final_judged && judge_final_stats(srv) != 0)
         status = 1;
     server_print_output(srv, stderr);
     server_free(srv);

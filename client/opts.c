@@ -32,7 +32,16 @@ void opts_usage(FILE *f)
           "  --msgs N           frames per connection (default 100)\n"
           "  --duration SECONDS send for this long instead of --msgs\n"
           "  --size BYTES       payload size, 8 to 65536 (default 64)\n"
+          "  --sizes B1,B2,...  instead of --size: up to 32 payload sizes, each 8 to\n"
+          "                     65536; each connection takes the next one for every\n"
+          "                     frame, starting at its own place in the list, so long\n"
+          "                     and short payloads interleave across connections\n"
           "  --pipeline DEPTH   frames outstanding per connection, 1 to 4096 (default 1)\n"
+          "  --abort-every N    keep every connection open until all are done, then close\n"
+          "                     them all at once, every Nth (ids N-1, 2N-1, ...) by a\n"
+          "                     reset (SO_LINGER 0); with --server, fail unless the\n"
+          "                     server's connections_current comes back down within 5 s\n"
+          "                     and its final statistics show connections_current=0\n"
           "  the last line:     conns= connected= frames= bytes= errors= crosstalk= seconds=\n"
           "                     fps= mib_s= p50_ms= p99_ms= max_ms= (frames and bytes are\n"
           "                     checked replies, headers included; errors include crosstalk)\n"
@@ -100,8 +109,8 @@ struct opt_def {
 static const struct opt_def opt_defs[] = {
     { "--host", CMD_NONE }, { "--port", CMD_NONE }, { "--timeout", CMD_NONE },
     { "--server", CMD_NONE }, { "--conns", CMD_LOAD }, { "--msgs", CMD_LOAD },
-    { "--duration", CMD_LOAD }, { "--size", CMD_LOAD }, { "--pipeline", CMD_LOAD },
-    { "--only", CMD_CHECK }
+    { "--duration", CMD_LOAD }, { "--size", CMD_LOAD }, { "--sizes", CMD_LOAD },
+    { "--pipeline", CMD_LOAD }, { "--abort-every", CMD_LOAD }, { "--only", CMD_CHECK }
 };
 
 static const struct opt_def *find_opt(const char *name, size_t len)
@@ -112,6 +121,35 @@ static const struct opt_def *find_opt(const char *name, size_t len)
         if (strlen(opt_defs[i].name) == len && strncmp(opt_defs[i].name, name, len) == 0)
             return &opt_defs[i];
     return NULL;
+}
+
+/* --sizes: comma-separated sizes, each with --size's range (a payload
+ * carries the connection id and the sequence number, 8 bytes). */
+static int parse_sizes(client_opts *o, const char *name, const char *v, errmsg *e)
+{
+    char item[24];
+    unsigned long n = 0;
+    const char *p = v;
+
+    if (v == NULL || *v == '\0')
+        return errmsg_set(e, "%s needs a value", name);
+    for (o->size_count = 0; o->size_count < OPTS_MAX_SIZES; o->size_count++) {
+        size_t len = strcspn(p, ",");
+
+        if (len == 0 || len >= sizeof item)
+            return errmsg_set(e, "%s: \"%s\" is not a list like 65536,8,30000", name, v);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (parse_number(name, item, 8, 65536, 1, &n, e) != 0)
+            return -1;
+        o->sizes[o->size_count] = (unsigned)n;
+        if (p[len] == '\0') {
+            o->size_count++;
+            return 0;
+        }
+        p += len + 1;
+    }
+    return errmsg_set(e, "%s: more than %d sizes", name, OPTS_MAX_SIZES);
 }
 
 /* Stores one option's value. */
@@ -140,6 +178,10 @@ static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
         o->size = (unsigned)n;
     else if (strcmp(name, "--pipeline") == 0 && (rc = parse_number(name, v, 1, 4096, 1, &n, e)) == 0)
         o->pipeline = (unsigned)n;
+    else if (strcmp(name, "--abort-every") == 0 && (rc = parse_number(name, v, 1, 20000, 1, &n, e)) == 0)
+        o->abort_every = (unsigned)n;
+    else if (strcmp(name, "--sizes") == 0)
+        rc = parse_sizes(o, name, v, e);
     return rc;
 }
 
@@ -148,6 +190,7 @@ struct parse_state {
     const char *load_opt;    /* first load-only option seen */
     const char *check_opt;   /* first check-only option seen */
     int msgs_set;
+    int size_set, sizes_set;
 };
 
 /* Handles argv[*i], an option; advances *i past its value. */
@@ -174,6 +217,8 @@ static int take_option(client_opts *o, int argc, char **argv, int *i,
         ps->check_opt = def->name;
     if (strcmp(def->name, "--msgs") == 0)
         ps->msgs_set = 1;
+    ps->size_set |= strcmp(def->name, "--size") == 0;
+    ps->sizes_set |= strcmp(def->name, "--sizes") == 0;
     return set_opt(o, def->name, value, e);
 }
 
@@ -206,6 +251,8 @@ static int check_combination(const client_opts *o, const struct parse_state *ps,
         return errmsg_set(e, "%s applies to check only", ps->check_opt);
     if (ps->msgs_set && o->duration_ms > 0)
         return errmsg_set(e, "give --msgs or --duration, not both");
+    if (ps->size_set && ps->sizes_set)
+        return errmsg_set(e, "give --size or --sizes, not both");
     return 0;
 }
 
@@ -245,6 +292,10 @@ int opts_parse(int argc, char **argv, client_opts *o, errmsg *e)
             rc = take_word(o, argv, i, e);
         if (rc != 0)
             return -1;
+    }
+    if (!ps.sizes_set) {   /* the load command reads only the list */
+        o->sizes[0] = o->size;
+        o->size_count = 1;
     }
     return check_combination(o, &ps, e);
 }

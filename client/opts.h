@@ -6,6 +6,10 @@
 
 #include "errmsg.h"
 
+/* Payload sizes --sizes accepts: enough for any interleaving a test wants,
+ * small enough to live in the options. */
+#define OPTS_MAX_SIZES 32
+
 typedef enum client_cmd {
     CMD_NONE,
     CMD_SEND,
@@ -25,8 +29,11 @@ typedef struct client_opts {
     unsigned conns;
     unsigned long msgs;       /* per connection, when duration_ms is 0 */
     unsigned long duration_ms;
-    unsigned size;
+    unsigned size;            /* --size; sizes[0] too when --sizes is not given */
+    unsigned sizes[OPTS_MAX_SIZES];   /* payload sizes a connection rotates through */
+    unsigned size_count;      /* at least 1 */
     unsigned pipeline;
+    unsigned abort_every;     /* 0, or every Nth connection ends with a reset */
     /* check */
     const char *only;         /* comma-separated check names, or NULL */
     /* send */
