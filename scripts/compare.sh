@@ -27,8 +27,12 @@ field() {   # field KEY LINE: the value of KEY in a key=value line
 }
 
 rows=()
-servers=$(cd "$bin" && ls ./*_server.exe | sed 's|^\./||' | sort)
-for exe in $servers; do
+# In the order of the model folders, those that were built.
+servers=()
+for model in blocking select eventselect overlapped_event completion_routine iocp; do
+    [ -f "$bin/${model}_server.exe" ] && servers+=("${model}_server.exe")
+done
+for exe in "${servers[@]}"; do
     for sc in "${scenarios[@]}"; do
         name=${sc%%|*}; args=${sc#*|}
         echo "compare: ${exe%.exe}, $name (${duration} s) ..." >&2
@@ -45,6 +49,8 @@ for exe in $servers; do
     done
 done
 
+echo
+echo "Frames/s and MiB/s count checked replies (one direction); latency is per round trip."
 echo
 echo "| server | scenario | connections | frames/s | MiB/s | p50 ms | p99 ms | max ms | errors |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
