@@ -17,5 +17,6 @@ int cmd_send(const client_ctx *cx);
 int cmd_stats(const client_ctx *cx);
 int cmd_load(const client_ctx *cx);
 int cmd_check(const client_ctx *cx);
+int cmd_idle(const client_ctx *cx);
 
 #endif

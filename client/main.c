@@ -16,6 +16,7 @@ static int run_command(const client_ctx *cx)
     case CMD_STATS: return cmd_stats(cx);
     case CMD_LOAD: return cmd_load(cx);
     case CMD_CHECK: return cmd_check(cx);
+    case CMD_IDLE: return cmd_idle(cx);
     default: return 2;
     }
 }
@@ -59,14 +60,31 @@ static int finish_server(const client_opts *o, server_run *srv, int status)
     return status;
 }
 
+/* What the command adds to the --server command line. check's max_clients
+ * check needs a limit it can reach quickly. idle must not be refused by a
+ * server's default limit (blocking's is 1000): its STATS connection is held
+ * with the CONNS, so CONNS + 1, unless the user chose a limit (the server
+ * takes the last --max-clients, which would be ours). */
+static const char *server_extra_args(const client_opts *o, char *buf, size_t cap)
+{
+    if (o->cmd == CMD_CHECK)
+        return "--max-clients 200";
+    if (o->cmd == CMD_IDLE && strstr(o->server, "--max-clients") == NULL) {
+        snprintf(buf, cap, "--max-clients %u", o->conns + 1);
+        return buf;
+    }
+    return "";
+}
+
 static int run_with_server(client_ctx *cx)
 {
     const client_opts *o = cx->opts;
     server_run srv;
+    char extra[64];
     char why[256];
     errmsg e;
 
-    if (server_start(&srv, o->server, o->cmd == CMD_CHECK ? "--max-clients 200" : "", &e) != 0) {
+    if (server_start(&srv, o->server, server_extra_args(o, extra, sizeof extra), &e) != 0) {
         fprintf(stderr, "client: --server: %s\n", e.text);
         return 1;
     }

@@ -16,6 +16,9 @@ void opts_usage(FILE *f)
           "  load             many connections echoing checked frames; ends with one\n"
           "                   line of key=value figures; exit 1 on any error\n"
           "  check            the conformance battery; ends with \"N passed, N failed\"\n"
+          "  idle             what holding --conns idle connections costs the server:\n"
+          "                   STATS before and while they are held; one line of\n"
+          "                   key=value figures; exit 1 unless all were held and echoed\n"
           "\n"
           "common options:\n"
           "  --host ADDR        server address (default 127.0.0.1)\n"
@@ -23,7 +26,8 @@ void opts_usage(FILE *f)
           "  --timeout SECONDS  deadline of each operation (default 10)\n"
           "  --server \"PROGRAM ARGS\"\n"
           "                     start this server with --port 0 --stop-event NAME added\n"
-          "                     (check also adds --max-clients 200), use it, stop it and\n"
+          "                     (check also adds --max-clients 200, idle --max-clients\n"
+          "                     CONNS+1 unless ARGS give one), use it, stop it and\n"
           "                     fail unless it exits 0\n"
           "  --help             print this and exit 0\n"
           "\n"
@@ -45,6 +49,20 @@ void opts_usage(FILE *f)
           "  the last line:     conns= connected= frames= bytes= errors= crosstalk= seconds=\n"
           "                     fps= mib_s= p50_ms= p99_ms= max_ms= (frames and bytes are\n"
           "                     checked replies, headers included; errors include crosstalk)\n"
+          "\n"
+          "idle options:\n"
+          "  --conns N          connections to hold, 1 to 20000 (required); each echoes a\n"
+          "                     64-byte frame of its own once connected, stays idle,\n"
+          "                     then echoes one more; at most 128 are being opened at\n"
+          "                     once (until their first reply: the server holds them)\n"
+          "  --seconds S        how long they stay idle before the second STATS (default 2)\n"
+          "  the last line:     conns= held= echoed= errors= threads= threads_base=\n"
+          "                     working_set_bytes= private_bytes= ws_per_conn_bytes=\n"
+          "                     private_per_conn_bytes= handles= open_sockets= open_threads=\n"
+          "                     open_handles= open_blocks= connect_seconds= (server figures\n"
+          "                     while all are held; per_conn: the rise over the baseline\n"
+          "                     STATS divided by held; \"-\" where the server gave none;\n"
+          "                     connect_seconds: until all were held and echoed once)\n"
           "\n"
           "check options:\n"
           "  --only NAME[,NAME] run only these checks (stats, echo_sizes, split,\n"
@@ -84,6 +102,7 @@ static void opts_defaults(client_opts *o)
     o->msgs = 100;
     o->size = 64;
     o->pipeline = 1;
+    o->idle_ms = 2000;
 }
 
 static client_cmd command_of(const char *word)
@@ -96,28 +115,37 @@ static client_cmd command_of(const char *word)
         return CMD_LOAD;
     if (strcmp(word, "check") == 0)
         return CMD_CHECK;
+    if (strcmp(word, "idle") == 0)
+        return CMD_IDLE;
     return CMD_NONE;
 }
 
-/* Options that take a value: name, and the command it belongs to
- * (CMD_NONE: every command). */
+/* Options that take a value: name, the commands it belongs to (a mask of
+ * CMD_BIT()s, 0: every command) and how a usage error names them. */
+#define CMD_BIT(c) (1u << (c))
+
 struct opt_def {
     const char *name;
-    client_cmd only_for;
+    unsigned cmds;
+    const char *cmds_text;
 };
 
 static const struct opt_def opt_defs[] = {
-    { "--host", CMD_NONE }, { "--port", CMD_NONE }, { "--timeout", CMD_NONE },
-    { "--server", CMD_NONE }, { "--conns", CMD_LOAD }, { "--msgs", CMD_LOAD },
-    { "--duration", CMD_LOAD }, { "--size", CMD_LOAD }, { "--sizes", CMD_LOAD },
-    { "--pipeline", CMD_LOAD }, { "--abort-every", CMD_LOAD }, { "--only", CMD_CHECK }
+    { "--host", 0, "" }, { "--port", 0, "" }, { "--timeout", 0, "" }, { "--server", 0, "" },
+    { "--conns", CMD_BIT(CMD_LOAD) | CMD_BIT(CMD_IDLE), "load and idle" },
+    { "--msgs", CMD_BIT(CMD_LOAD), "load" }, { "--duration", CMD_BIT(CMD_LOAD), "load" },
+    { "--size", CMD_BIT(CMD_LOAD), "load" }, { "--sizes", CMD_BIT(CMD_LOAD), "load" },
+    { "--pipeline", CMD_BIT(CMD_LOAD), "load" }, { "--abort-every", CMD_BIT(CMD_LOAD), "load" },
+    { "--seconds", CMD_BIT(CMD_IDLE), "idle" }, { "--only", CMD_BIT(CMD_CHECK), "check" }
 };
+
+#define OPT_COUNT (sizeof opt_defs / sizeof opt_defs[0])
 
 static const struct opt_def *find_opt(const char *name, size_t len)
 {
     size_t i;
 
-    for (i = 0; i < sizeof opt_defs / sizeof opt_defs[0]; i++)
+    for (i = 0; i < OPT_COUNT; i++)
         if (strlen(opt_defs[i].name) == len && strncmp(opt_defs[i].name, name, len) == 0)
             return &opt_defs[i];
     return NULL;
@@ -178,6 +206,8 @@ static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
         o->size = (unsigned)n;
     else if (strcmp(name, "--pipeline") == 0 && (rc = parse_number(name, v, 1, 4096, 1, &n, e)) == 0)
         o->pipeline = (unsigned)n;
+    else if (strcmp(name, "--seconds") == 0 && (rc = parse_number(name, v, 0, 3600, 1000, &n, e)) == 0)
+        o->idle_ms = n;
     else if (strcmp(name, "--abort-every") == 0 && (rc = parse_number(name, v, 1, 20000, 1, &n, e)) == 0)
         o->abort_every = (unsigned)n;
     else if (strcmp(name, "--sizes") == 0)
@@ -185,11 +215,12 @@ static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
     return rc;
 }
 
-/* What the parser noticed along the way, checked once the command is known. */
+/* What the parser noticed along the way, checked once the command is known
+ * (options may come before it). */
 struct parse_state {
-    const char *load_opt;    /* first load-only option seen */
-    const char *check_opt;   /* first check-only option seen */
+    unsigned char seen[OPT_COUNT];   /* by index in opt_defs */
     int msgs_set;
+    int conns_set;
     int size_set, sizes_set;
 };
 
@@ -211,12 +242,10 @@ static int take_option(client_opts *o, int argc, char **argv, int *i,
         value = argv[++*i];
     else
         return errmsg_set(e, "%s needs a value", def->name);
-    if (def->only_for == CMD_LOAD && ps->load_opt == NULL)
-        ps->load_opt = def->name;
-    if (def->only_for == CMD_CHECK && ps->check_opt == NULL)
-        ps->check_opt = def->name;
+    ps->seen[def - opt_defs] = 1;
     if (strcmp(def->name, "--msgs") == 0)
         ps->msgs_set = 1;
+    ps->conns_set |= strcmp(def->name, "--conns") == 0;
     ps->size_set |= strcmp(def->name, "--size") == 0;
     ps->sizes_set |= strcmp(def->name, "--sizes") == 0;
     return set_opt(o, def->name, value, e);
@@ -243,12 +272,16 @@ static int take_word(client_opts *o, char **argv, int i, errmsg *e)
 
 static int check_combination(const client_opts *o, const struct parse_state *ps, errmsg *e)
 {
+    size_t i;
+
     if (o->cmd == CMD_NONE)
         return errmsg_set(e, "no command given");
-    if (ps->load_opt != NULL && o->cmd != CMD_LOAD)
-        return errmsg_set(e, "%s applies to load only", ps->load_opt);
-    if (ps->check_opt != NULL && o->cmd != CMD_CHECK)
-        return errmsg_set(e, "%s applies to check only", ps->check_opt);
+    for (i = 0; i < OPT_COUNT; i++)
+        if (ps->seen[i] && opt_defs[i].cmds != 0 && !(opt_defs[i].cmds & CMD_BIT(o->cmd)))
+            return errmsg_set(e, "%s applies to %s only", opt_defs[i].name,
+                              opt_defs[i].cmds_text);
+    if (o->cmd == CMD_IDLE && !ps->conns_set)
+        return errmsg_set(e, "idle needs --conns N");
     if (ps->msgs_set && o->duration_ms > 0)
         return errmsg_set(e, "give --msgs or --duration, not both");
     if (ps->size_set && ps->sizes_set)

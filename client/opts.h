@@ -15,7 +15,8 @@ typedef enum client_cmd {
     CMD_SEND,
     CMD_STATS,
     CMD_LOAD,
-    CMD_CHECK
+    CMD_CHECK,
+    CMD_IDLE
 } client_cmd;
 
 typedef struct client_opts {
@@ -25,7 +26,7 @@ typedef struct client_opts {
     unsigned port;
     unsigned timeout_ms;      /* per-operation deadline */
     const char *server;       /* "PROGRAM ARGS" to start, or NULL */
-    /* load */
+    /* load and idle */
     unsigned conns;
     unsigned long msgs;       /* per connection, when duration_ms is 0 */
     unsigned long duration_ms;
@@ -34,6 +35,8 @@ typedef struct client_opts {
     unsigned size_count;      /* at least 1 */
     unsigned pipeline;
     unsigned abort_every;     /* 0, or every Nth connection ends with a reset */
+    /* idle */
+    unsigned long idle_ms;    /* --seconds: how long the connections stay idle */
     /* check */
     const char *only;         /* comma-separated check names, or NULL */
     /* send */
