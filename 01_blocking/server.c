@@ -249,20 +249,6 @@ static int server_full(blocking_server *bs)
     return full;
 }
 
-/* An accept() failure: 1 to go on (a transient error), 0 to end the loop. */
-static int accept_failed(blocking_server *bs, int err)
-{
-    if (stop_requested(&bs->base.stop))
-        return 0;   /* the listening socket was closed to stop us */
-    net_log_error("accept", err);
-    if (err == WSAECONNRESET || err == WSAEMFILE || err == WSAENOBUFS) {
-        Sleep(10);  /* out of sockets or a peer gone: try again shortly */
-        return 1;
-    }
-    stop_request(&bs->base.stop);
-    return 0;
-}
-
 static DWORD WINAPI accept_main(void *arg)
 {
     blocking_server *bs = (blocking_server *)arg;
@@ -272,7 +258,7 @@ static DWORD WINAPI accept_main(void *arg)
         /* [step 3] accept a connection: accept() blocks until one arrives */
         SOCKET s = accept(listener, NULL, NULL);
         if (s == INVALID_SOCKET) {
-            if (accept_failed(bs, WSAGetLastError()))
+            if (server_accept_failed(&bs->base, WSAGetLastError()))
                 continue;
             return 0;
         }

@@ -629,20 +629,6 @@ static int server_full(overlapped_server *os)
     return full;
 }
 
-/* An accept() failure: 1 to go on (a transient error), 0 to end the loop. */
-static int accept_failed(overlapped_server *os, int err)
-{
-    if (stop_requested(&os->base.stop))
-        return 0;   /* the listening socket was closed to stop us */
-    net_log_error("accept", err);
-    if (err == WSAECONNRESET || err == WSAEMFILE || err == WSAENOBUFS) {
-        Sleep(10);  /* out of sockets or a peer gone: try again shortly */
-        return 1;
-    }
-    stop_request(&os->base.stop);
-    return 0;
-}
-
 static DWORD WINAPI accept_main(void *arg)
 {
     overlapped_server *os = (overlapped_server *)arg;
@@ -652,7 +638,7 @@ static DWORD WINAPI accept_main(void *arg)
         /* [step 3] accept a connection: accept() blocks this thread only */
         SOCKET s = accept(listener, NULL, NULL);
         if (s == INVALID_SOCKET) {
-            if (accept_failed(os, WSAGetLastError()))
+            if (server_accept_failed(&os->base, WSAGetLastError()))
                 continue;
             return 0;
         }

@@ -420,20 +420,6 @@ static void hand_over(routine_server *rs, SOCKET s)
     }
 }
 
-/* An accept() failure: 1 to go on (a transient error), 0 to end the loop. */
-static int accept_failed(routine_server *rs, int err)
-{
-    if (stop_requested(&rs->base.stop))
-        return 0;   /* the listening socket was closed to stop us */
-    net_log_error("accept", err);
-    if (err == WSAECONNRESET || err == WSAEMFILE || err == WSAENOBUFS) {
-        Sleep(10);  /* out of sockets or a peer gone: try again shortly */
-        return 1;
-    }
-    stop_request(&rs->base.stop);
-    return 0;
-}
-
 /* A thread of its own: a blocking accept() on an I/O thread would keep it
  * out of its alertable wait and starve every routine it owns. */
 static DWORD WINAPI accept_main(void *arg)
@@ -445,7 +431,7 @@ static DWORD WINAPI accept_main(void *arg)
         /* [step 3] accept a connection: accept() blocks this thread only */
         SOCKET s = accept(listener, NULL, NULL);
         if (s == INVALID_SOCKET) {
-            if (accept_failed(rs, WSAGetLastError()))
+            if (server_accept_failed(&rs->base, WSAGetLastError()))
                 continue;
             return 0;
         }

@@ -147,6 +147,19 @@ int server_finish(server *srv)
     return SERVER_EXIT_OK;
 }
 
+int server_accept_failed(server *srv, int err)
+{
+    if (stop_requested(&srv->stop))
+        return 0;   /* the listening socket was closed to stop us */
+    net_log_error("accept", err);
+    if (err == WSAECONNRESET || err == WSAEMFILE || err == WSAENOBUFS) {
+        Sleep(10);  /* out of sockets or a peer gone: try again shortly */
+        return 1;
+    }
+    stop_request(&srv->stop);
+    return 0;
+}
+
 HANDLE server_thread(server *srv, LPTHREAD_START_ROUTINE fn, void *arg, size_t stack)
 {
     /* STACK_SIZE_PARAM_IS_A_RESERVATION: `stack` is the reserve, not the

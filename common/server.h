@@ -48,6 +48,11 @@ int server_finish(server *srv);
 /* Fills the process figures of STATS (threads, handles, memory). */
 void server_process_figures(stats_process *proc);
 
+/* An accept() failure in a blocking accept loop: 1 to go on after a
+ * transient error, 0 to end the loop (the stop closed the listening
+ * socket, or the error is fatal: then the server is told to stop). */
+int server_accept_failed(server *srv, int err);
+
 /* Creates a thread with a small stack reserve (counted as RES_THREAD). */
 HANDLE server_thread(server *srv, LPTHREAD_START_ROUTINE fn, void *arg, size_t stack);
 
