@@ -1,0 +1,34 @@
+# Tests of the completion-port model beyond the shared ones (check_iocp_server,
+# stress_iocp_server_1000). Included by cmake/tests.cmake; wsm_client_test
+# runs `client ARGS --server iocp_server.exe`. See docs/06_iocp.md.
+
+# The two switches a reader can turn on (docs/06_iocp.md, "Options"): the
+# whole conformance battery again with GetQueuedCompletionStatusEx batching,
+# and with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (operations that succeed at
+# once are finished inline, with no completion packet).
+wsm_client_test(check_iocp_server_batch iocp_server "fast;conformance" 300 check)
+set_tests_properties(check_iocp_server_batch PROPERTIES ENVIRONMENT "WSM_IOCP_BATCH=1")
+wsm_client_test(check_iocp_server_skip iocp_server "fast;conformance" 300 check)
+set_tests_properties(check_iocp_server_skip PROPERTIES ENVIRONMENT "WSM_IOCP_SKIP=1")
+
+# Shutdown with operations pending: the stop check sets the stop event while
+# ten connections are open (idle, inside a frame, after an echo), so a
+# zero-byte or real WSARecv is pending on each and the AcceptEx pool is
+# posted; the server must cancel them all, wait for every completion, and
+# exit 0 within 5 s with connections_current=0. Run with both switches on,
+# where inline completions and batched dequeues change the order of events.
+wsm_client_test(iocp_stop_pending iocp_server "fast" 300 check --only stop)
+set_tests_properties(iocp_stop_pending PROPERTIES
+                     ENVIRONMENT "WSM_IOCP_BATCH=1;WSM_IOCP_SKIP=1")
+
+# Many closes at once while receives are pending: 300 connections close
+# together, every third by reset, so completions with errors (64, 676, 995)
+# race the closes on several workers; every context must be freed once.
+wsm_client_test(iocp_close_together iocp_server "fast" 300
+                load --conns 300 --msgs 20 --size 64 --abort-every 3)
+
+# Large pipelined frames: the connection's receive buffer grows to 64 KiB,
+# replies leave several WSABUFs per WSASend, and backpressure stops and
+# restarts the receives.
+wsm_client_test(iocp_pipeline_large iocp_server "fast" 300
+                load --conns 50 --msgs 40 --size 65536 --pipeline 8)
