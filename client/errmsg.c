@@ -38,7 +38,9 @@ void errmsg_prefix(errmsg *e, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, e->text, sizeof old);
-    snprintf(e->text, sizeof e->text, "%s: %s", head, old);
+    /* A message too long is cut at its end; the head stays readable. */
+    if (snprintf(e->text, sizeof e->text, "%s: %s", head, old) < 0)
+        memcpy(e->text, old, sizeof old);   /* an encoding error: keep the old text */
 }
 
 void errmsg_diff(errmsg *e, const char *what, const unsigned char *got,

@@ -26,6 +26,8 @@ void opts_usage(FILE *f)
           "  --timeout SECONDS  deadline of each operation (default 10)\n"
           "  --server \"PROGRAM ARGS\"\n"
           "                     start this server with --port 0 --stop-event NAME added\n"
+          "                     (on Linux: --port 0 only; stopped by SIGINT, e.g.\n"
+          "                     --server \"/usr/lib/wine/wine64 iocp_server.exe\")\n"
           "                     (check also adds --max-clients 200, idle --max-clients\n"
           "                     CONNS+1 unless ARGS give one), use it, stop it and\n"
           "                     fail unless it exits 0\n"

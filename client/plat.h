@@ -1,9 +1,11 @@
 /* plat.h - the client's platform layer: sockets, readiness polling, time
  * and the child server process.
  *
- * Everything above this header is portable C11; plat_win.c implements it
- * with Winsock and Win32. A POSIX plat_posix.c can implement the same calls
- * later (a pipe or a signal in place of the named stop event).
+ * Everything above this header is portable C11; plat_win.c and
+ * plat_win_child.c implement it with Winsock and Win32, plat_posix.c and
+ * plat_posix_child.c with BSD sockets, poll() and fork/exec (SIGINT in
+ * place of the named stop event), so the client also runs natively on
+ * Linux against servers running under Wine.
  *
  * Conventions: calls that can fail return PLAT_ERROR (-2) or -1 as stated
  * and store the platform's error number in *err; plat_err_format() turns it
@@ -67,7 +69,7 @@ const char *plat_err_name(int err);
 void plat_err_format(char *buf, size_t cap, const char *call, const char *what,
                      int err);
 
-/* Readiness of many sockets at once (WSAPoll on Windows). */
+/* Readiness of many sockets at once (WSAPoll on Windows, poll on POSIX). */
 enum plat_events {
     PLAT_IN = 1,     /* data, FIN or reset to read */
     PLAT_OUT = 2,    /* send would not block; connect finished */
@@ -97,18 +99,28 @@ int plat_stderr_is_tty(void);
 void plat_stdout_binary(void);
 
 /* A child server process whose standard output is captured and which is
- * stopped through a named stop object (a Win32 manual-reset event). */
+ * stopped through a stop object: on Windows a named manual-reset event
+ * (the server's --stop-event); on POSIX SIGINT to its PID, which Wine hands
+ * to a Windows server's console handler as CTRL_C_EVENT. */
 typedef struct plat_child plat_child;
 
-/* Creates the stop object stop_name, then runs cmdline. NULL on failure
- * with a message in why. */
+/* The arguments that tie the child to its stop object, for its command
+ * line: "--stop-event NAME" on Windows, "" on POSIX. */
+void plat_child_stop_args(const char *stop_name, char *buf, size_t cap);
+/* The call plat_child_signal_stop makes, for messages: "SetEvent" or
+ * "kill SIGINT". */
+const char *plat_child_stop_call(void);
+
+/* Creates the stop object stop_name (if the platform names it), then runs
+ * cmdline, split into words like CreateProcess does. NULL on failure with
+ * a message in why. */
 plat_child *plat_child_start(const char *cmdline, const char *stop_name,
                              char *why, size_t why_cap);
 /* Copies the first stdout line (no line end) into line. 1 got it, 0 timed
  * out, -1 the child closed stdout or exited first. */
 int plat_child_first_line(plat_child *c, char *line, size_t cap,
                           unsigned timeout_ms);
-/* Signals the stop object. 0 or -1 with *err. */
+/* Signals the stop object (sets the event; sends SIGINT). 0 or -1 with *err. */
 int plat_child_signal_stop(plat_child *c, int *err);
 /* 1 exited (*code set), 0 still running after timeout_ms. */
 int plat_child_wait(plat_child *c, unsigned timeout_ms, unsigned long *code);

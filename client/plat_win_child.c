@@ -38,6 +38,16 @@ struct plat_child {
     unsigned long exit_code;
 };
 
+void plat_child_stop_args(const char *stop_name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "--stop-event %s", stop_name);
+}
+
+const char *plat_child_stop_call(void)
+{
+    return "SetEvent";
+}
+
 static void win_error(char *why, size_t cap, const char *call, const char *what)
 {
     plat_err_format(why, cap, call, what, (int)GetLastError());

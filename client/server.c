@@ -28,13 +28,20 @@ static int parse_listening(const char *line, unsigned *port, errmsg *e)
     return 0;
 }
 
+/* "COMMAND --port 0 STOP EXTRA", where STOP ties the server to its stop
+ * object ("--stop-event NAME" on Windows; nothing on POSIX, where the stop
+ * is SIGINT). */
 static char *build_cmdline(const char *command, const char *stop_name, const char *extra)
 {
-    size_t len = strlen(command) + strlen(stop_name) + strlen(extra) + 64;
-    char *line = (char *)malloc(len);
+    char stop[128];
+    size_t len;
+    char *line;
 
+    plat_child_stop_args(stop_name, stop, sizeof stop);
+    len = strlen(command) + strlen(stop) + strlen(extra) + 64;
+    line = (char *)malloc(len);
     if (line != NULL)
-        snprintf(line, len, "%s --port 0 --stop-event %s%s%s", command, stop_name,
+        snprintf(line, len, "%s --port 0%s%s%s%s", command, stop[0] != '\0' ? " " : "", stop,
                  extra[0] != '\0' ? " " : "", extra);
     return line;
 }
@@ -106,7 +113,7 @@ static int stop_once(server_run *s)
     int err = 0;
 
     if (plat_child_signal_stop(s->child, &err) != 0)
-        errmsg_sock(&s->stop_why, "SetEvent", s->stop_name, err);
+        errmsg_sock(&s->stop_why, plat_child_stop_call(), s->stop_name, err);
     else if (plat_child_wait(s->child, SERVER_STOP_TIMEOUT_MS, &s->exit_code)) {
         s->stop_ms = plat_now_ms() - t0;
         if (s->exit_code == 0)
@@ -114,8 +121,8 @@ static int stop_once(server_run *s)
         return errmsg_set(&s->stop_why, "the server exited with code %lu%s",
                           s->exit_code, exit_meaning(s->exit_code));
     } else
-        errmsg_set(&s->stop_why, "the server did not exit within %u s of its stop event; terminated",
-                   SERVER_STOP_TIMEOUT_MS / 1000);
+        errmsg_set(&s->stop_why, "the server did not exit within %u s of its stop (%s); terminated",
+                   SERVER_STOP_TIMEOUT_MS / 1000, plat_child_stop_call());
     plat_child_kill(s->child);
     return -1;
 }

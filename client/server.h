@@ -1,6 +1,6 @@
 /* server.h - the --server option: start a server of the suite on a free
  * port, learn the port from its first line, stop it through its stop event
- * and judge how it ended (SPEC sections 2 and 3). */
+ * (SIGINT on POSIX) and judge how it ended (SPEC sections 2 and 3). */
 #ifndef SERVER_H
 #define SERVER_H
 
@@ -22,15 +22,16 @@ typedef struct server_run {
     int stop_rc;
     errmsg stop_why;
     unsigned long exit_code;
-    uint64_t stop_ms;        /* from SetEvent to the process's exit */
+    uint64_t stop_ms;        /* from SetEvent (or SIGINT) to the process's exit */
     int final_judged;        /* the stop check already judged the final statistics */
 } server_run;
 
-/* Runs "command --port 0 --stop-event NAME extra_args" and waits for its
+/* Runs "command --port 0 --stop-event NAME extra_args" (no --stop-event on
+ * POSIX: see plat_child_stop_args) and waits for its
  * `listening on ADDR:PORT` line. 0, or -1 with e set (nothing left running). */
 int server_start(server_run *s, const char *command, const char *extra_args, errmsg *e);
 
-/* Sets the stop event and waits up to SERVER_STOP_TIMEOUT_MS; a server that
+/* Sets the stop event (POSIX: sends SIGINT) and waits up to SERVER_STOP_TIMEOUT_MS; a server that
  * does not exit is terminated. 0 when it exited with code 0. A second call
  * returns the first call's outcome. */
 int server_stop(server_run *s, errmsg *e);
