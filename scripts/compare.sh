@@ -10,7 +10,12 @@ duration=5
 [ "${1:-}" = "--quick" ] && duration=2
 
 bash scripts/build.sh wine >&2
+bash scripts/build.sh native >&2
 bin=build/wine/bin
+# The load client runs natively: under Wine every system call of every
+# process in a prefix is a round trip to one wineserver, so a Wine client
+# would compete with the server it measures (REFERENCE.md section 4).
+client=$PWD/build/native/bin/client
 export WINEPREFIX=$PWD/build/wine/wineprefix WINEDEBUG=-all
 bash cmake/wine-fixture.sh start "$WINEPREFIX" >&2
 trap 'bash cmake/wine-fixture.sh stop "$WINEPREFIX"' EXIT
@@ -37,8 +42,8 @@ for exe in "${servers[@]}"; do
         name=${sc%%|*}; args=${sc#*|}
         echo "compare: ${exe%.exe}, $name (${duration} s) ..." >&2
         # shellcheck disable=SC2086
-        line=$(cd "$bin" && /usr/lib/wine/wine64 client.exe load $args \
-               --duration "$duration" --server "$exe" 2>/dev/null | tail -n 1) || true
+        line=$("$client" load $args --duration "$duration" \
+               --server "/usr/lib/wine/wine64 $bin/$exe" 2>/dev/null | tail -n 1) || true
         if [ -z "$(field fps "$line")" ]; then
             rows+=("| ${exe%.exe} | $name | failed | | | | | | |")
             continue

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds with gcc and with
-# clang (both for Windows), then runs every CTest test under Wine.
+# clang (both for Windows) and natively (the portable code and the client),
+# runs the native unit tests, then every CTest test under Wine.
 # Usage: scripts/test.sh [extra ctest arguments, e.g. -L fast]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +12,8 @@ if command -v clang >/dev/null 2>&1; then
 else
     echo "== clang not installed: skipping the clang build"
 fi
+echo "== native build (portable modules and the client)"
+bash scripts/build.sh native
+ctest --preset native
 echo "== tests (under Wine)"
 ctest --preset wine "$@"
