@@ -28,9 +28,16 @@ static long count_threads(DWORD pid)
     return n;
 }
 
+/* FILETIME counts 100 ns units. */
+static uint64_t filetime_ms(const FILETIME *ft)
+{
+    return ((((uint64_t)ft->dwHighDateTime) << 32) | ft->dwLowDateTime) / 10000u;
+}
+
 void server_process_figures(stats_process *proc)
 {
     PROCESS_MEMORY_COUNTERS_EX mem;
+    FILETIME created, exited, kernel, user;
     DWORD handles = 0;
 
     memset(proc, 0, sizeof *proc);
@@ -45,6 +52,10 @@ void server_process_figures(stats_process *proc)
          * PrivateUsage at 0 but fills PagefileUsage. */
         proc->private_bytes = mem.PrivateUsage != 0 ? mem.PrivateUsage : mem.PagefileUsage;
         proc->nonpaged_pool_bytes = mem.QuotaNonPagedPoolUsage;
+    }
+    if (GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user)) {
+        proc->cpu_user_ms = filetime_ms(&user);
+        proc->cpu_kernel_ms = filetime_ms(&kernel);
     }
 }
 

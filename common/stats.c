@@ -103,6 +103,8 @@ size_t stats_format(stats *st, const stats_process *proc, uint64_t now_ms,
     len = add_line(buf, cap, len, "working_set_bytes", proc->working_set_bytes, &full);
     len = add_line(buf, cap, len, "private_bytes", proc->private_bytes, &full);
     len = add_line(buf, cap, len, "nonpaged_pool_bytes", proc->nonpaged_pool_bytes, &full);
+    len = add_line(buf, cap, len, "cpu_user_ms", proc->cpu_user_ms, &full);
+    len = add_line(buf, cap, len, "cpu_kernel_ms", proc->cpu_kernel_ms, &full);
     for (i = 0; i < RES_COUNT; i++)
         len = add_line(buf, cap, len, resource_names[i], get(&st->open[i]), &full);
     return len;

@@ -45,6 +45,8 @@ typedef struct stats_process {
     uint64_t working_set_bytes;
     uint64_t private_bytes;
     uint64_t nonpaged_pool_bytes;
+    uint64_t cpu_user_ms;        /* CPU time of the whole process */
+    uint64_t cpu_kernel_ms;
 } stats_process;
 
 void stats_init(stats *st, const char *model, uint64_t now_ms);
