@@ -18,5 +18,6 @@ int cmd_stats(const client_ctx *cx);
 int cmd_load(const client_ctx *cx);
 int cmd_check(const client_ctx *cx);
 int cmd_idle(const client_ctx *cx);
+int cmd_compare(const client_ctx *cx);
 
 #endif

@@ -21,15 +21,6 @@
 #define IDLE_POLL_MS 100
 #define IDLE_STATS_CAP 8192u
 
-/* What the report needs besides the run. The STATS texts are large, so
- * this lives on the heap with the run. */
-typedef struct idle_figures {
-    stats_text base;          /* before any of the N connected */
-    stats_text held;          /* while they were all held; count 0 if unread */
-    unsigned held_count;      /* connections held when that STATS was read */
-    double connect_seconds;   /* until all N were held (connected and echoed once) */
-} idle_figures;
-
 void idle_progress_clear(idle_run *r)
 {
     if (r->progress_shown) {
@@ -366,7 +357,7 @@ static void put_value(const char *name, const stats_text *st, const char *key)
 
 /* (value while held - baseline) / held, in bytes, signed (a working set
  * may shrink); "-" when a STATS lacks the key or nothing was held. */
-static void put_per_conn(const char *name, const idle_figures *fig, const char *key)
+static void put_per_conn(const char *name, const idle_result *fig, const char *key)
 {
     uint64_t b = 0, h = 0;
     errmsg e;
@@ -380,15 +371,15 @@ static void put_per_conn(const char *name, const idle_figures *fig, const char *
 }
 
 /* The one stdout line; server figures are from the STATS while held. */
-static void report(const idle_run *r, const idle_figures *fig)
+static void report(const idle_result *fig)
 {
     static const char *const open_keys[] = {
         "open_sockets", "open_threads", "open_handles", "open_blocks"
     };
     size_t i;
 
-    printf("conns=%u held=%u echoed=%u errors=%llu", r->opts->conns, fig->held_count,
-           count_echoed(r), (unsigned long long)r->errors);
+    printf("conns=%u held=%u echoed=%u errors=%llu", fig->conns, fig->held_count,
+           fig->echoed, (unsigned long long)fig->errors);
     put_value("threads", &fig->held, "threads");
     put_value("threads_base", &fig->base, "threads");
     put_value("working_set_bytes", &fig->held, "working_set_bytes");
@@ -415,7 +406,7 @@ static void close_all(idle_run *r)
 }
 
 /* Steps 2 to 5, after the baseline: connect and echo, idle, STATS, echo. */
-static void measure(idle_run *r, conn *sc, idle_figures *fig)
+static void measure(idle_run *r, conn *sc, idle_result *fig)
 {
     uint64_t t0 = plat_now_us();
 
@@ -430,7 +421,7 @@ static void measure(idle_run *r, conn *sc, idle_figures *fig)
 }
 
 /* 0 only if all N were held and echoed twice without any error. */
-static int verdict(const idle_run *r, const idle_figures *fig)
+static int verdict(const idle_run *r, const idle_result *fig)
 {
     unsigned n = r->opts->conns;
     unsigned echoed = count_echoed(r);
@@ -446,33 +437,56 @@ static int verdict(const idle_run *r, const idle_figures *fig)
     return 1;
 }
 
-int cmd_idle(const client_ctx *cx)
+static void fill_result(const idle_run *r, idle_result *res)
+{
+    res->conns = r->opts->conns;
+    res->echoed = count_echoed(r);
+    res->refused = r->refused;
+    res->errors = r->errors;
+}
+
+int idle_measure(const client_opts *o, const plat_addr *addr, idle_result *res)
 {
     idle_run *r = (idle_run *)calloc(1, sizeof *r);
-    idle_figures *fig = (idle_figures *)calloc(1, sizeof *fig);
     int status = 1;
     errmsg e;
     conn sc;
 
+    memset(res, 0, sizeof *res);
     conn_init(&sc);
     if (r != NULL) {
-        r->opts = cx->opts;
-        r->addr = &cx->addr;
+        r->opts = o;
+        r->addr = addr;
         r->start_ms = plat_now_ms();
     }
-    if (r == NULL || fig == NULL || idle_alloc(r) != 0)
-        fprintf(stderr, "client: idle: out of memory for %u connections\n", cx->opts->conns);
-    else if (conn_open(&sc, &cx->addr, 0, plat_now_ms() + cx->opts->timeout_ms, &e) != 0)
+    if (r == NULL || idle_alloc(r) != 0)
+        fprintf(stderr, "client: idle: out of memory for %u connections\n", o->conns);
+    else if (conn_open(&sc, addr, 0, plat_now_ms() + o->timeout_ms, &e) != 0)
         fprintf(stderr, "client: idle: the STATS connection: %s\n", e.text);
-    else if (read_stats(r, &sc, &fig->base, "before connecting") == 0) {
-        measure(r, &sc, fig);
-        report(r, fig);
-        status = verdict(r, fig);
+    else if (read_stats(r, &sc, &res->base, "before connecting") == 0) {
+        measure(r, &sc, res);
+        fill_result(r, res);
+        status = verdict(r, res);
     }
     conn_close(&sc);
     if (r != NULL)
         idle_free(r);
     free(r);
-    free(fig);
+    return status;
+}
+
+int cmd_idle(const client_ctx *cx)
+{
+    idle_result *res = (idle_result *)calloc(1, sizeof *res);
+    int status = 1;
+
+    if (res == NULL) {
+        fputs("client: idle: out of memory\n", stderr);
+        return 1;
+    }
+    status = idle_measure(cx->opts, &cx->addr, res);
+    if (res->conns > 0)   /* 0: it failed before measuring */
+        report(res);
+    free(res);
     return status;
 }

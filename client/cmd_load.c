@@ -31,7 +31,7 @@ void load_error(load_run *r, const char *fmt, ...)
     va_list ap;
 
     r->errors++;
-    if (r->errors > LOAD_ERRORS_SHOWN)
+    if (r->errors > LOAD_ERRORS_SHOWN || r->quiet_errors)
         return;
     progress_clear(r);
     fputs("client: load: ", stderr);
@@ -175,7 +175,7 @@ static void connect_phase(load_run *r)
     unsigned next = 0, inflight = 0;
 
     while (next < total || inflight > 0) {
-        while (inflight < LOAD_CONNECT_BATCH && next < total) {
+        while (inflight < r->connect_batch && next < total) {
             connect_start(r, &r->conns[next++]);
             inflight += r->conns[next - 1].state == LC_CONNECTING;
         }
@@ -213,6 +213,10 @@ static int traffic_step(load_run *r)
     for (i = 0; i < n; i++)
         load_conn_check_deadline(r, &r->conns[r->slot_conn[i]], now);
     progress(r, now);
+    if (r->sample != NULL && now >= r->next_sample_ms) {
+        r->sample(r->sample_arg);   /* the caller's look at the server meanwhile */
+        r->next_sample_ms = plat_now_ms() + 1000;
+    }
     return 0;
 }
 
@@ -223,6 +227,7 @@ static void traffic_phase(load_run *r)
     unsigned i;
 
     r->traffic_start_us = plat_now_us();
+    r->next_sample_ms = plat_now_ms() + 500;
     if (r->opts->duration_ms > 0)
         r->send_until_ms = plat_now_ms() + r->opts->duration_ms;
     for (i = 0; i < r->opts->conns; i++)
@@ -299,21 +304,38 @@ static void await_server_idle(load_run *r)
                    (unsigned long long)cur);
 }
 
-static void report(const load_run *r)
+static void fill_result(const load_run *r, load_result *res)
 {
     double secs = (double)(r->traffic_end_us - r->traffic_start_us) / 1e6;
+    unsigned i;
 
     if (secs <= 0)
         secs = 1e-6;
+    memset(res, 0, sizeof *res);
+    res->conns = r->opts->conns;
+    res->connected = r->connected;
+    for (i = 0; i < r->allocated; i++)
+        res->completed += r->conns[i].state == LC_DONE;
+    res->frames = r->frames;
+    res->bytes = r->bytes;
+    res->errors = r->errors;
+    res->crosstalk = r->crosstalk;
+    res->seconds = secs;
+    res->fps = (double)r->frames / secs;
+    res->mib_s = (double)r->bytes / secs / (1024.0 * 1024.0);
+    res->p50_ms = (double)latency_percentile(&r->lat, 0.50) / 1000.0;
+    res->p99_ms = (double)latency_percentile(&r->lat, 0.99) / 1000.0;
+    res->max_ms = (double)r->lat.max_us / 1000.0;
+}
+
+static void report(const load_result *res)
+{
     printf("conns=%u connected=%u frames=%llu bytes=%llu errors=%llu crosstalk=%llu "
            "seconds=%.3f fps=%.1f mib_s=%.3f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-           r->opts->conns, r->connected, (unsigned long long)r->frames,
-           (unsigned long long)r->bytes, (unsigned long long)r->errors,
-           (unsigned long long)r->crosstalk, secs, (double)r->frames / secs,
-           (double)r->bytes / secs / (1024.0 * 1024.0),
-           (double)latency_percentile(&r->lat, 0.50) / 1000.0,
-           (double)latency_percentile(&r->lat, 0.99) / 1000.0,
-           (double)r->lat.max_us / 1000.0);
+           res->conns, res->connected, (unsigned long long)res->frames,
+           (unsigned long long)res->bytes, (unsigned long long)res->errors,
+           (unsigned long long)res->crosstalk, res->seconds, res->fps, res->mib_s,
+           res->p50_ms, res->p99_ms, res->max_ms);
     fflush(stdout);
 }
 
@@ -327,37 +349,63 @@ static unsigned largest_size(const client_opts *o)
     return max;
 }
 
-int cmd_load(const client_ctx *cx)
+static void load_setup(load_run *r, const client_opts *o, const plat_addr *addr,
+                       const load_params *lp)
+{
+    r->opts = o;
+    r->addr = addr;
+    r->max_frame = PROTO_HEADER_SIZE + largest_size(o);
+    r->start_ms = plat_now_ms();
+    r->connect_batch = LOAD_CONNECT_BATCH;
+    if (lp != NULL) {
+        if (lp->connect_batch > 0)
+            r->connect_batch = lp->connect_batch;
+        r->sample = lp->sample;
+        r->sample_arg = lp->sample_arg;
+        r->quiet_errors = lp->quiet_errors;
+    }
+    latency_init(&r->lat);
+}
+
+int load_measure(const client_opts *o, const plat_addr *addr, const load_params *lp,
+                 int with_server, load_result *res)
 {
     load_run *r = (load_run *)calloc(1, sizeof *r);
     int status;
 
+    memset(res, 0, sizeof *res);
     if (r == NULL) {
         fputs("client: load: out of memory\n", stderr);
         return 1;
     }
-    r->opts = cx->opts;
-    r->addr = &cx->addr;
-    r->max_frame = PROTO_HEADER_SIZE + largest_size(cx->opts);
-    r->start_ms = plat_now_ms();
-    latency_init(&r->lat);
+    load_setup(r, o, addr, lp);
     if (load_alloc(r) != 0) {
-        fprintf(stderr, "client: load: out of memory for %u connections\n", cx->opts->conns);
+        fprintf(stderr, "client: load: out of memory for %u connections\n", o->conns);
         load_free(r);
         free(r);
         return 1;
     }
     connect_phase(r);
     traffic_phase(r);
-    if (r->opts->abort_every > 0) {
+    if (o->abort_every > 0) {
         close_all_at_once(r);
-        if (cx->server != NULL)
+        if (with_server)
             await_server_idle(r);
     }
     progress_clear(r);
-    report(r);
-    status = (r->errors > 0 || r->crosstalk > 0 || r->connected < r->opts->conns) ? 1 : 0;
+    fill_result(r, res);
+    status = (r->errors > 0 || r->crosstalk > 0 || r->connected < o->conns) ? 1 : 0;
     load_free(r);
     free(r);
+    return status;
+}
+
+int cmd_load(const client_ctx *cx)
+{
+    load_result res;
+    int status = load_measure(cx->opts, &cx->addr, NULL, cx->server != NULL, &res);
+
+    if (res.conns > 0)   /* 0: it failed before measuring (out of memory) */
+        report(&res);
     return status;
 }

@@ -11,6 +11,7 @@
 #include "opts.h"
 #include "plat.h"
 #include "proto.h"
+#include "stats_text.h"
 
 #define IDLE_PAYLOAD 64u
 #define IDLE_FRAME (PROTO_HEADER_SIZE + IDLE_PAYLOAD)
@@ -55,6 +56,23 @@ typedef struct idle_run {
     unsigned connected, refused, echoing;
     uint64_t errors;
 } idle_run;
+
+/* What one idle run measured (cmd_idle prints it; compare tabulates it).
+ * The STATS texts are large: keep this on the heap. */
+typedef struct idle_result {
+    stats_text base;          /* before any of the N connected */
+    stats_text held;          /* while they were all held; count 0 if unread */
+    unsigned conns;
+    unsigned held_count;      /* connections held when that STATS was read */
+    unsigned echoed;          /* held connections whose two echoes both came back */
+    unsigned refused;         /* "server full" */
+    uint64_t errors;
+    double connect_seconds;   /* until all N were held (connected and echoed once) */
+} idle_result;
+
+/* The idle command's core: measures and fills res (zeroed first). 0 only
+ * if all were held and echoed twice without any error. */
+int idle_measure(const client_opts *o, const plat_addr *addr, idle_result *res);
 
 /* Prints "client: idle: <message>" for the first errors and counts it. */
 void idle_error(idle_run *r, const char *fmt, ...);

@@ -34,6 +34,8 @@ typedef struct load_conn {
     uint64_t deadline_ms;    /* connect deadline, then the no-progress deadline */
 } load_conn;
 
+typedef void (*load_sample_fn)(void *arg);
+
 typedef struct load_run {
     const client_opts *opts;
     const plat_addr *addr;
@@ -53,8 +55,36 @@ typedef struct load_run {
     unsigned connected, active;
     uint64_t frames, bytes, errors, crosstalk;
     uint64_t errors_printed;
+    int quiet_errors;
     latency_hist lat;
+    unsigned connect_batch;  /* connects in flight at once (LOAD_CONNECT_BATCH) */
+    load_sample_fn sample;   /* called about once a second during traffic, or NULL */
+    void *sample_arg;
+    uint64_t next_sample_ms;
 } load_run;
+
+/* What one load run measured (cmd_load prints it; compare tabulates it). */
+typedef struct load_result {
+    unsigned conns, connected;
+    unsigned completed;      /* connections that got every reply they were due */
+    uint64_t frames, bytes, errors, crosstalk;
+    double seconds, fps, mib_s;
+    double p50_ms, p99_ms, max_ms;
+} load_result;
+
+/* Options for load_measure beyond the command line's. */
+typedef struct load_params {
+    unsigned connect_batch;  /* 0: LOAD_CONNECT_BATCH; the burst scenario opens all at once */
+    load_sample_fn sample;   /* e.g. compare reading the server's STATS meanwhile */
+    void *sample_arg;
+    int quiet_errors;        /* count errors without printing them */
+} load_params;
+
+/* The load command's core: connects, runs the traffic, fills res. Returns
+ * 0 when every connection connected and every reply was right, 1 otherwise.
+ * with_server: a --server runs, for --abort-every's settle check. */
+int load_measure(const client_opts *o, const plat_addr *addr, const load_params *lp,
+                 int with_server, load_result *res);
 
 /* Prints "client: load: <message>" for the first errors and counts it. */
 void load_error(load_run *r, const char *fmt, ...);

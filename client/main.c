@@ -17,6 +17,7 @@ static int run_command(const client_ctx *cx)
     case CMD_LOAD: return cmd_load(cx);
     case CMD_CHECK: return cmd_check(cx);
     case CMD_IDLE: return cmd_idle(cx);
+    case CMD_COMPARE: return cmd_compare(cx);
     default: return 2;
     }
 }

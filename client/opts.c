@@ -19,6 +19,8 @@ void opts_usage(FILE *f)
           "  idle             what holding --conns idle connections costs the server:\n"
           "                   STATS before and while they are held; one line of\n"
           "                   key=value figures; exit 1 unless all were held and echoed\n"
+          "  compare          start each server of --bin in turn and run every scenario\n"
+          "                   against it; a Markdown table on stdout, CSV and SVG in --out\n"
           "\n"
           "common options:\n"
           "  --host ADDR        server address (default 127.0.0.1)\n"
@@ -66,6 +68,20 @@ void opts_usage(FILE *f)
           "                     STATS divided by held; \"-\" where the server gave none;\n"
           "                     connect_seconds: until all were held and echoed once)\n"
           "\n"
+          , f);
+    /* Two literals: ISO C promises only 4095 characters in one. */
+    fputs("compare options:\n"
+          "  --bin DIR          where the *_server.exe (or *_server) files are (required)\n"
+          "  --launcher \"CMD\"   prefix of each server's command line, e.g.\n"
+          "                     /usr/lib/wine/wine64 (default: none)\n"
+          "  --servers LIST     models, comma-separated (default: all six found in DIR:\n"
+          "                     blocking,select,eventselect,overlapped_event,\n"
+          "                     completion_routine,iocp)\n"
+          "  --scenarios LIST   pingpong1,pingpong100,pingpong1000,pipeline,idle,burst\n"
+          "                     (default: all)\n"
+          "  --quick            2 s per throughput scenario instead of 5, idle up to 5000\n"
+          "  --out DIR          where compare.csv and the SVG charts go (default results)\n"
+          "\n"
           "check options:\n"
           "  --only NAME[,NAME] run only these checks (stats, echo_sizes, split,\n"
           "                     coalesced, protocol_errors, half_close, partial_fin,\n"
@@ -105,6 +121,8 @@ static void opts_defaults(client_opts *o)
     o->size = 64;
     o->pipeline = 1;
     o->idle_ms = 2000;
+    o->launcher = "";
+    o->out_dir = "results";
 }
 
 static client_cmd command_of(const char *word)
@@ -119,6 +137,8 @@ static client_cmd command_of(const char *word)
         return CMD_CHECK;
     if (strcmp(word, "idle") == 0)
         return CMD_IDLE;
+    if (strcmp(word, "compare") == 0)
+        return CMD_COMPARE;
     return CMD_NONE;
 }
 
@@ -138,7 +158,11 @@ static const struct opt_def opt_defs[] = {
     { "--msgs", CMD_BIT(CMD_LOAD), "load" }, { "--duration", CMD_BIT(CMD_LOAD), "load" },
     { "--size", CMD_BIT(CMD_LOAD), "load" }, { "--sizes", CMD_BIT(CMD_LOAD), "load" },
     { "--pipeline", CMD_BIT(CMD_LOAD), "load" }, { "--abort-every", CMD_BIT(CMD_LOAD), "load" },
-    { "--seconds", CMD_BIT(CMD_IDLE), "idle" }, { "--only", CMD_BIT(CMD_CHECK), "check" }
+    { "--seconds", CMD_BIT(CMD_IDLE), "idle" },
+    { "--bin", CMD_BIT(CMD_COMPARE), "compare" }, { "--launcher", CMD_BIT(CMD_COMPARE), "compare" },
+    { "--servers", CMD_BIT(CMD_COMPARE), "compare" },
+    { "--scenarios", CMD_BIT(CMD_COMPARE), "compare" },
+    { "--out", CMD_BIT(CMD_COMPARE), "compare" }, { "--quick", CMD_BIT(CMD_COMPARE), "compare" }, { "--only", CMD_BIT(CMD_CHECK), "check" }
 };
 
 #define OPT_COUNT (sizeof opt_defs / sizeof opt_defs[0])
@@ -194,6 +218,16 @@ static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
         o->server = v;
     else if (strcmp(name, "--only") == 0)
         o->only = v;
+    else if (strcmp(name, "--bin") == 0)
+        o->bin_dir = v;
+    else if (strcmp(name, "--launcher") == 0)
+        o->launcher = v;
+    else if (strcmp(name, "--servers") == 0)
+        o->servers = v;
+    else if (strcmp(name, "--scenarios") == 0)
+        o->scenarios = v;
+    else if (strcmp(name, "--out") == 0)
+        o->out_dir = v;
     else if (strcmp(name, "--port") == 0 && (rc = parse_number(name, v, 1, 65535, 1, &n, e)) == 0)
         o->port = (unsigned)n;
     else if (strcmp(name, "--timeout") == 0 && (rc = parse_number(name, v, 0.1, 3600, 1000, &n, e)) == 0)
@@ -238,6 +272,11 @@ static int take_option(client_opts *o, int argc, char **argv, int *i,
 
     if (def == NULL)
         return errmsg_set(e, "unknown option %s", arg);
+    if (strcmp(def->name, "--quick") == 0 && eq == NULL) {
+        ps->seen[def - opt_defs] = 1;   /* the one option without a value */
+        o->quick = 1;
+        return 0;
+    }
     if (eq != NULL)
         value = eq + 1;
     else if (*i + 1 < argc)
@@ -282,6 +321,10 @@ static int check_combination(const client_opts *o, const struct parse_state *ps,
         if (ps->seen[i] && opt_defs[i].cmds != 0 && !(opt_defs[i].cmds & CMD_BIT(o->cmd)))
             return errmsg_set(e, "%s applies to %s only", opt_defs[i].name,
                               opt_defs[i].cmds_text);
+    if (o->cmd == CMD_COMPARE && o->bin_dir == NULL)
+        return errmsg_set(e, "compare needs --bin DIR");
+    if (o->cmd == CMD_COMPARE && o->server != NULL)
+        return errmsg_set(e, "compare starts the servers of --bin itself; --server does not apply");
     if (o->cmd == CMD_IDLE && !ps->conns_set)
         return errmsg_set(e, "idle needs --conns N");
     if (ps->msgs_set && o->duration_ms > 0)

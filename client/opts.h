@@ -16,7 +16,8 @@ typedef enum client_cmd {
     CMD_STATS,
     CMD_LOAD,
     CMD_CHECK,
-    CMD_IDLE
+    CMD_IDLE,
+    CMD_COMPARE
 } client_cmd;
 
 typedef struct client_opts {
@@ -37,6 +38,13 @@ typedef struct client_opts {
     unsigned abort_every;     /* 0, or every Nth connection ends with a reset */
     /* idle */
     unsigned long idle_ms;    /* --seconds: how long the connections stay idle */
+    /* compare */
+    const char *bin_dir;      /* --bin: where the *_server(.exe) files are */
+    const char *launcher;     /* --launcher: prefix of each server's command, or "" */
+    const char *servers;      /* --servers: comma-separated models, or NULL: all found */
+    const char *scenarios;    /* --scenarios: comma-separated names, or NULL: all */
+    const char *out_dir;      /* --out (default "results") */
+    int quick;                /* --quick: short durations, smaller counts */
     /* check */
     const char *only;         /* comma-separated check names, or NULL */
     /* send */
