@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_MIN (4u * 1024u)
+#define CHUNK_MIN 256u
 #define CHUNK_MAX (64u * 1024u)
 #define STATS_TEXT_MAX 2048u
 
@@ -38,13 +38,17 @@ void session_free(session *s)
     s->ends_count = s->ends_cap = 0;
 }
 
-/* Chunks grow 4 KiB, 8 KiB ... 64 KiB within a burst, so one small reply
- * costs little and a pipeline still gets large sends. */
-static session_chunk *chunk_new(const session_chunk *prev)
+/* A chunk holds at least the rest of the reply being built (`want`,
+ * rounded up to 256 bytes), so a connection that echoes one small frame
+ * and goes idle never took a large block; within a burst, chunks at least
+ * double, up to 64 KiB, so a pipeline still gets large sends. */
+static session_chunk *chunk_new(const session_chunk *prev, size_t want)
 {
-    size_t cap = prev == NULL ? CHUNK_MIN : prev->cap * 2;
+    size_t cap = (want + CHUNK_MIN - 1) / CHUNK_MIN * CHUNK_MIN;
     session_chunk *c;
 
+    if (prev != NULL && prev->cap * 2 > cap)
+        cap = prev->cap * 2;
     if (cap > CHUNK_MAX)
         cap = CHUNK_MAX;
     c = (session_chunk *)malloc(sizeof *c + cap);
@@ -58,15 +62,15 @@ static session_chunk *chunk_new(const session_chunk *prev)
 }
 
 /* Appends bytes after the last ones queued; returns how many fit before
- * memory ran out (len on success). */
-static size_t queue_append(session *s, const unsigned char *data, size_t len)
+ * memory ran out (len on success). want >= len: what the reply still needs. */
+static size_t queue_append(session *s, const unsigned char *data, size_t len, size_t want)
 {
     size_t done = 0;
 
     while (done < len) {
         size_t room, n;
         if (s->tail == NULL || s->tail->used == s->tail->cap) {
-            session_chunk *c = chunk_new(s->tail);
+            session_chunk *c = chunk_new(s->tail, want - done);
             if (c == NULL)
                 break;
             if (s->tail == NULL)
@@ -96,10 +100,11 @@ static void queue_trim_head(session *s)
         s->tail = NULL;
 }
 
-/* Queues bytes of the reply being built; 0 on success, -1 out of memory. */
-static int stage(session *s, const void *data, size_t len)
+/* Queues bytes of the reply being built, of which `want` (>= len) are
+ * still to come; 0 on success, -1 out of memory. */
+static int stage(session *s, const void *data, size_t len, size_t want)
 {
-    size_t n = queue_append(s, (const unsigned char *)data, len);
+    size_t n = queue_append(s, (const unsigned char *)data, len, want);
 
     s->staged += n;
     return n == len ? 0 : -1;
@@ -175,7 +180,7 @@ static void close_with_error(session *s, const char *reason)
     if (s->error_sent)
         return;
     s->error_sent = 1;
-    if (stage(s, frame, len) != 0 || commit_frame(s) != 0)
+    if (stage(s, frame, len, len) != 0 || commit_frame(s) != 0)
         fail_memory(s);
 }
 
@@ -189,7 +194,8 @@ static int answer_stats(session *s)
     h.type = PROTO_STATS;
     h.flags = 0;
     proto_header_encode(&h, header);
-    if (stage(s, header, sizeof header) != 0 || stage(s, text, h.length) != 0)
+    if (stage(s, header, sizeof header, sizeof header + h.length) != 0
+        || stage(s, text, h.length, h.length) != 0)
         return -1;
     return commit_frame(s);
 }
@@ -215,9 +221,9 @@ static int take_item(session *s, const proto_item *item)
         if (item->header.type != PROTO_ECHO)
             return 0;
         proto_header_encode(&item->header, header);
-        return stage(s, header, sizeof header);
+        return stage(s, header, sizeof header, sizeof header + item->header.length);
     case PROTO_EV_PAYLOAD:
-        return stage(s, item->data, item->len);
+        return stage(s, item->data, item->len, item->len + s->reader.payload_left);
     case PROTO_EV_FRAME_END:
         return end_frame(s, &s->reader.header);
     default:
