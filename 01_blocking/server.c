@@ -367,9 +367,5 @@ int main(int argc, char **argv)
     InitializeCriticalSection(&bs.lock);
     rc = run(&bs);
     DeleteCriticalSection(&bs.lock);
-    if (rc != 0) {
-        server_finish(&bs.base);
-        return SERVER_EXIT_FAILURE;
-    }
-    return server_finish(&bs.base);
+    return server_finish(&bs.base, rc);
 }

@@ -593,10 +593,5 @@ int main(int argc, char **argv)
     rc = server_start(&ss.base, &select_model, argc, argv);
     if (rc != SERVER_RUN)
         return rc;
-    rc = run(&ss);
-    if (rc != 0) {
-        server_finish(&ss.base);
-        return SERVER_EXIT_FAILURE;
-    }
-    return server_finish(&ss.base);
+    return server_finish(&ss.base, run(&ss));
 }

@@ -709,9 +709,5 @@ int main(int argc, char **argv)
     InitializeCriticalSection(&es.lock);
     rc = run(&es);
     DeleteCriticalSection(&es.lock);
-    if (rc != 0) {
-        server_finish(&es.base);
-        return SERVER_EXIT_FAILURE;
-    }
-    return server_finish(&es.base);
+    return server_finish(&es.base, rc);
 }

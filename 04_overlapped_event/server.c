@@ -706,9 +706,5 @@ int main(int argc, char **argv)
     InitializeCriticalSection(&os.lock);
     rc = run(&os);
     DeleteCriticalSection(&os.lock);
-    if (rc != 0) {
-        server_finish(&os.base);
-        return SERVER_EXIT_FAILURE;
-    }
-    return server_finish(&os.base);
+    return server_finish(&os.base, rc);
 }

@@ -574,9 +574,5 @@ int main(int argc, char **argv)
     rc = server_start(&rs.base, &completion_routine_model, argc, argv);
     if (rc != SERVER_RUN)
         return rc;
-    if (run(&rs) != 0) {
-        server_finish(&rs.base);
-        return SERVER_EXIT_FAILURE;
-    }
-    return server_finish(&rs.base);
+    return server_finish(&rs.base, run(&rs));
 }

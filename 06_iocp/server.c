@@ -1028,10 +1028,5 @@ int main(int argc, char **argv)
     rc = server_start(&srv.base, &model, argc, argv);
     if (rc != SERVER_RUN)
         return rc;
-    rc = run(&srv);
-    if (rc != 0) {
-        server_finish(&srv.base);
-        return SERVER_EXIT_FAILURE;
-    }
-    return server_finish(&srv.base);
+    return server_finish(&srv.base, run(&srv));
 }

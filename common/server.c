@@ -135,7 +135,7 @@ static void print_final_stats(server *srv)
     fflush(stdout);
 }
 
-int server_finish(server *srv)
+int server_finish(server *srv, int run_result)
 {
     int64_t left;
 
@@ -152,8 +152,10 @@ int server_finish(server *srv)
                   (long long)counter_get(&srv->st.open[RES_HANDLE]),
                   (long long)counter_get(&srv->st.open[RES_BLOCK]),
                   (long long)counter_get(&srv->st.connections_current));
-        return SERVER_EXIT_LEAK;
+        return run_result != 0 ? SERVER_EXIT_FAILURE : SERVER_EXIT_LEAK;
     }
+    if (run_result != 0)
+        return SERVER_EXIT_FAILURE;
     log_info("%s server stopped cleanly", srv->model->name);
     return SERVER_EXIT_OK;
 }

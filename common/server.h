@@ -5,8 +5,8 @@
  *     server srv;
  *     int rc = server_start(&srv, &model, argc, argv);
  *     if (rc != SERVER_RUN) return rc;
- *     ... the model: accept, receive, send, close, until srv.stop is set ...
- *     return server_finish(&srv);
+ *     rc = ... the model: accept, receive, send, close, until srv.stop is set ...
+ *     return server_finish(&srv, rc);
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -41,9 +41,10 @@ int server_start(server *srv, const server_model *model, int argc, char **argv);
 /* Closes the listening socket (once; safe to call again). */
 void server_close_listener(server *srv);
 
-/* Prints the final statistics; returns 0, or 4 when anything the server
- * opened is still open. Call after every connection and thread is gone. */
-int server_finish(server *srv);
+/* Prints the final statistics and picks the exit code: 1 when the model
+ * failed (run_result != 0), else 4 when anything the server opened is
+ * still open, else 0. Call after every connection and thread is gone. */
+int server_finish(server *srv, int run_result);
 
 /* Fills the process figures of STATS (threads, handles, memory). */
 void server_process_figures(stats_process *proc);
