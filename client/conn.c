@@ -163,10 +163,23 @@ static int conn_eof_in_frame(conn *c, errmsg *e)
                       c->reset ? " (reset)" : "", (unsigned long)pending);
 }
 
+/* One step of a read loop: a recv, or when nothing is there a wait for
+ * more. 1 something may have changed (bytes, EOF, readiness): look again;
+ * 0 the deadline passed (e is left to the caller); -1 failed with e set. */
+static int conn_fill_or_wait(conn *c, uint64_t deadline_ms, errmsg *e)
+{
+    long n = conn_fill(c, e);
+
+    if (n == PLAT_ERROR)
+        return -1;
+    if (n != PLAT_WOULDBLOCK)
+        return 1;
+    return conn_wait(c, PLAT_IN, deadline_ms, e);
+}
+
 int conn_read_frame(conn *c, frame *f, uint64_t deadline_ms, errmsg *e)
 {
     int rc;
-    long n;
 
     for (;;) {
         rc = frame_buf_take(&c->in, f, e);
@@ -174,12 +187,7 @@ int conn_read_frame(conn *c, frame *f, uint64_t deadline_ms, errmsg *e)
             return rc;
         if (c->eof || c->reset)
             return conn_eof_in_frame(c, e);
-        n = conn_fill(c, e);
-        if (n == PLAT_ERROR)
-            return -1;
-        if (n != PLAT_WOULDBLOCK)
-            continue;
-        rc = conn_wait(c, PLAT_IN, deadline_ms, e);
+        rc = conn_fill_or_wait(c, deadline_ms, e);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -190,7 +198,6 @@ int conn_read_frame(conn *c, frame *f, uint64_t deadline_ms, errmsg *e)
 
 int conn_expect_eof(conn *c, uint64_t deadline_ms, errmsg *e)
 {
-    long n;
     int rc;
 
     for (;;) {
@@ -199,12 +206,7 @@ int conn_expect_eof(conn *c, uint64_t deadline_ms, errmsg *e)
                               (unsigned long)frame_buf_pending(&c->in));
         if (c->eof || c->reset)
             return 0;
-        n = conn_fill(c, e);
-        if (n == PLAT_ERROR)
-            return -1;
-        if (n != PLAT_WOULDBLOCK)
-            continue;
-        rc = conn_wait(c, PLAT_IN, deadline_ms, e);
+        rc = conn_fill_or_wait(c, deadline_ms, e);
         if (rc < 0)
             return -1;
         if (rc == 0)

@@ -8,14 +8,6 @@
 #include "idle.h"
 #include "xchg.h"
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
 /* The ECHO frame of (id, round): both numbers, then bytes derived from them
  * and the position, so a reply meant for another connection or round, or
  * shifted by a byte, never matches. */
@@ -29,8 +21,8 @@ static void build_echo(unsigned char *f, uint32_t id, uint32_t round)
     h.type = PROTO_ECHO;
     h.flags = 0;
     proto_header_encode(&h, f);
-    put_be32(p, id);
-    put_be32(p + 4, round);
+    xchg_put_be32(p, id);
+    xchg_put_be32(p + 4, round);
     for (i = 8; i < IDLE_PAYLOAD; i++)
         p[i] = (unsigned char)(i * 7u + round * 31u + id * 131u + (id >> 8));
 }
@@ -95,17 +87,9 @@ static void flush(idle_run *r, idle_conn *c)
     errmsg e;
     int err = 0;
 
-    while (c->out_sent < IDLE_FRAME) {   /* each pass sends a byte or returns */
-        long n = plat_send(c->sock, c->out + c->out_sent, IDLE_FRAME - c->out_sent, &err);
-
-        if (n == PLAT_WOULDBLOCK)
-            return;
-        if (n == PLAT_ERROR) {
-            errmsg_sock(&e, "send", r->addr->text, err);
-            idle_conn_fail(r, c, e.text);
-            return;
-        }
-        c->out_sent += (size_t)n;
+    if (xchg_send_pending(c->sock, c->out, IDLE_FRAME, &c->out_sent, &err) != 0) {
+        errmsg_sock(&e, "send", r->addr->text, err);
+        idle_conn_fail(r, c, e.text);
     }
 }
 

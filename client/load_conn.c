@@ -9,27 +9,14 @@
 #include "proto.h"
 #include "xchg.h"
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get_be32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /* The payload of (id, seq): both numbers, then bytes derived from them and
  * the position, so a stale, shifted or foreign byte never matches. */
 static void load_payload(unsigned char *p, size_t size, uint32_t id, uint32_t seq)
 {
     size_t i;
 
-    put_be32(p, id);
-    put_be32(p + 4, seq);
+    xchg_put_be32(p, id);
+    xchg_put_be32(p + 4, seq);
     for (i = 8; i < size; i++)
         p[i] = (unsigned char)(i * 7u + seq * 31u + id * 131u + (i >> 8));
 }
@@ -133,21 +120,17 @@ static void refill(load_run *r, load_conn *c)
 /* Sends what is buffered until done or the socket is full. */
 static int flush(load_run *r, load_conn *c)
 {
+    size_t before = c->out_sent;
+    char why[256];
     int err = 0;
+    int rc = xchg_send_pending(c->sock, c->out, c->out_len, &c->out_sent, &err);
 
-    while (c->out_sent < c->out_len) {
-        long n = plat_send(c->sock, c->out + c->out_sent, c->out_len - c->out_sent, &err);
-        char why[256];
-
-        if (n == PLAT_WOULDBLOCK)
-            return 0;
-        if (n == PLAT_ERROR) {
-            plat_err_format(why, sizeof why, "send", r->addr->text, err);
-            load_conn_fail(r, c, why, "");
-            return -1;
-        }
-        c->out_sent += (size_t)n;
+    if (c->out_sent != before)   /* the server took data: that is progress */
         c->deadline_ms = plat_now_ms() + r->opts->timeout_ms;
+    if (rc != 0) {
+        plat_err_format(why, sizeof why, "send", r->addr->text, err);
+        load_conn_fail(r, c, why, "");
+        return -1;
     }
     return 0;
 }
@@ -173,8 +156,8 @@ static int check_identity(load_run *r, load_conn *c, const frame *f, errmsg *e)
 
     if (f->header.length < 8)
         return 0;   /* too short to carry them; the length check reports it */
-    id = get_be32(f->payload);
-    seq = get_be32(f->payload + 4);
+    id = xchg_get_be32(f->payload);
+    seq = xchg_get_be32(f->payload + 4);
     if (id != c->id && id < r->opts->conns) {
         r->crosstalk++;
         return errmsg_set(e, "crosstalk: the reply for seq %lu carries conn %lu's frame (seq %lu)",

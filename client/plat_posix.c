@@ -1,5 +1,6 @@
 /* plat_posix.c - plat.h for POSIX systems (Linux first): BSD sockets,
- * poll(), CLOCK_MONOTONIC. The child process part is in plat_posix_child.c.
+ * poll(), CLOCK_MONOTONIC. The child process part is in plat_posix_child.c;
+ * the socket calls Winsock shares are in plat_sock.c.
  *
  * Errors are errno values; their names come from the small table below,
  * not from common/errname.h, whose numbers are Winsock's.
@@ -8,21 +9,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "plat.h"
+#include "plat_sys.h"
 
 /* Linux reports a send on a reset connection with SIGPIPE unless asked not
  * to; SIGPIPE is also ignored in plat_net_start for systems without it. */
@@ -53,53 +48,11 @@ void plat_net_stop(void)
 {
 }
 
-/* Writes "host:port" (IPv6 in brackets) for a resolved address. */
-static void addr_to_text(plat_addr *a)
+/* getaddrinfo's failures are EAI_ codes, not errno values: they have their
+ * own text. */
+void plat_sys_gai_error(char *why, size_t why_cap, const char *host, int rc)
 {
-    char host[48];   /* INET6_ADDRSTRLEN (46), so "[host]:port" fits text */
-    char port[8];
-    const struct sockaddr *sa = (const struct sockaddr *)a->storage;
-
-    if (getnameinfo(sa, (socklen_t)a->len, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        snprintf(a->text, sizeof a->text, "(address)");
-        return;
-    }
-    if (sa->sa_family == AF_INET6)
-        snprintf(a->text, sizeof a->text, "[%s]:%s", host, port);
-    else
-        snprintf(a->text, sizeof a->text, "%s:%s", host, port);
-}
-
-int plat_resolve(const char *host, unsigned port, plat_addr *out,
-                 char *why, size_t why_cap)
-{
-    struct addrinfo hints;
-    struct addrinfo *res = NULL;
-    char port_text[16];
-    int rc;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    snprintf(port_text, sizeof port_text, "%u", port);
-    rc = getaddrinfo(host, port_text, &hints, &res);
-    if (rc != 0) {   /* an EAI_ code, not an errno: it has its own text */
-        snprintf(why, why_cap, "getaddrinfo %s: %s", host, gai_strerror(rc));
-        return -1;
-    }
-    memset(out, 0, sizeof *out);
-    if (res->ai_addrlen > sizeof out->storage) {
-        freeaddrinfo(res);
-        snprintf(why, why_cap, "getaddrinfo %s: address too long", host);
-        return -1;
-    }
-    memcpy(out->storage, res->ai_addr, res->ai_addrlen);
-    out->len = (int)res->ai_addrlen;
-    freeaddrinfo(res);
-    addr_to_text(out);
-    return 0;
+    snprintf(why, why_cap, "getaddrinfo %s: %s", host, gai_strerror(rc));
 }
 
 /* Sets O_NONBLOCK and FD_CLOEXEC (the --server child must not inherit our
@@ -134,32 +87,6 @@ int plat_tcp_socket(const plat_addr *addr, plat_sock *out, int *err)
     return 0;
 }
 
-int plat_connect_start(plat_sock s, const plat_addr *addr, int *err)
-{
-    if (connect((int)s, (const struct sockaddr *)addr->storage, (socklen_t)addr->len) == -1) {
-        *err = errno;
-        /* EINTR: the connect goes on in the background, as EINPROGRESS. */
-        return (*err == EINPROGRESS || *err == EINTR) ? 1 : -1;
-    }
-    return 0;
-}
-
-int plat_connect_result(plat_sock s, int *err)
-{
-    int so_error = 0;
-    socklen_t len = (socklen_t)sizeof so_error;
-
-    if (getsockopt((int)s, SOL_SOCKET, SO_ERROR, &so_error, &len) == -1) {
-        *err = errno;
-        return -1;
-    }
-    if (so_error != 0) {
-        *err = so_error;
-        return -1;
-    }
-    return 0;
-}
-
 /* The result of send/recv as plat.h wants it. EINTR counts as "would
  * block": the caller polls and tries again. */
 static long io_result(ssize_t rc, int *err)
@@ -185,45 +112,6 @@ long plat_recv(plat_sock s, void *buf, size_t len, int *err)
     size_t n = len > 0x40000000u ? 0x40000000u : len;
 
     return io_result(recv((int)s, buf, n, 0), err);
-}
-
-int plat_shutdown_send(plat_sock s, int *err)
-{
-    if (shutdown((int)s, SHUT_WR) == -1) {
-        *err = errno;
-        return -1;
-    }
-    return 0;
-}
-
-int plat_set_nodelay(plat_sock s, int *err)
-{
-    int on = 1;
-
-    if (setsockopt((int)s, IPPROTO_TCP, TCP_NODELAY, &on, (socklen_t)sizeof on) == -1) {
-        *err = errno;
-        return -1;
-    }
-    return 0;
-}
-
-int plat_set_abortive(plat_sock s, int *err)
-{
-    struct linger lg;
-
-    lg.l_onoff = 1;
-    lg.l_linger = 0;
-    if (setsockopt((int)s, SOL_SOCKET, SO_LINGER, &lg, (socklen_t)sizeof lg) == -1) {
-        *err = errno;
-        return -1;
-    }
-    return 0;
-}
-
-void plat_close(plat_sock s)
-{
-    if (s != PLAT_NO_SOCK)
-        close((int)s);
 }
 
 /* EPIPE too: Linux answers a send after the peer's reset with it, where
@@ -276,34 +164,6 @@ void plat_err_format(char *buf, size_t cap, const char *call, const char *what,
              strerror(err));
 }
 
-struct plat_pollset {
-    struct pollfd *fds;
-    size_t cap;
-};
-
-plat_pollset *plat_pollset_new(size_t cap)
-{
-    plat_pollset *ps = (plat_pollset *)calloc(1, sizeof *ps);
-
-    if (ps == NULL)
-        return NULL;
-    ps->fds = (struct pollfd *)calloc(cap > 0 ? cap : 1, sizeof *ps->fds);
-    if (ps->fds == NULL) {
-        free(ps);
-        return NULL;
-    }
-    ps->cap = cap;
-    return ps;
-}
-
-void plat_pollset_free(plat_pollset *ps)
-{
-    if (ps == NULL)
-        return;
-    free(ps->fds);
-    free(ps);
-}
-
 void plat_pollset_set(plat_pollset *ps, size_t i, plat_sock s, int events)
 {
     struct pollfd *p = &ps->fds[i];
@@ -324,22 +184,6 @@ int plat_pollset_wait(plat_pollset *ps, size_t n, int timeout_ms, int *err)
         return *err == EINTR ? 0 : -1;
     }
     return rc;
-}
-
-int plat_pollset_revents(const plat_pollset *ps, size_t i)
-{
-    short r = ps->fds[i].revents;
-    int out = 0;
-
-    if (r & POLLIN)
-        out |= PLAT_IN;
-    if (r & POLLOUT)
-        out |= PLAT_OUT;
-    if (r & (POLLERR | POLLNVAL))
-        out |= PLAT_ERR;
-    if (r & POLLHUP)
-        out |= PLAT_HUP;
-    return out;
 }
 
 uint64_t plat_now_ms(void)

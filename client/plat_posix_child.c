@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #include "plat.h"
+#include "plat_child_out.h"
 
-#define CHILD_OUTPUT_CAP (256u * 1024u)
 #define READER_POLL_MS 100
 #define READER_END_WAIT_MS 3000u
 
@@ -39,8 +39,7 @@ struct plat_child {
     int reader_started;
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t cond;  /* a new line, the end of output, the reader's end */
-    char *out;            /* captured stdout, NUL-terminated */
-    size_t out_len;
+    child_out out;        /* captured stdout */
     int out_eof;          /* the reader ended; out is final */
     int stop_reading;     /* the child exited (or we give up): drain, then end */
     int exited;
@@ -96,15 +95,8 @@ static int wait_flag(plat_child *c, const int *flag, unsigned timeout_ms)
  * pipe is still drained. */
 static void child_append(plat_child *c, const char *data, size_t n)
 {
-    size_t room;
-
     pthread_mutex_lock(&c->lock);
-    room = CHILD_OUTPUT_CAP - 1 - c->out_len;
-    if (n > room)
-        n = room;
-    memcpy(c->out + c->out_len, data, n);
-    c->out_len += n;
-    c->out[c->out_len] = '\0';
+    child_out_append(&c->out, data, n);
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
 }
@@ -167,21 +159,19 @@ static plat_child *child_alloc(void)
         return NULL;
     c->pid = -1;
     c->out_read = -1;
-    c->out = (char *)malloc(CHILD_OUTPUT_CAP);
     /* Timed waits on CLOCK_MONOTONIC, so a clock change cannot stretch them. */
-    ok = c->out != NULL && pthread_condattr_init(&ca) == 0;
+    ok = child_out_init(&c->out) == 0 && pthread_condattr_init(&ca) == 0;
     if (ok) {
         ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0
              && pthread_cond_init(&c->cond, &ca) == 0;
         pthread_condattr_destroy(&ca);
     }
     if (!ok) {
-        free(c->out);
+        child_out_free(&c->out);
         free(c);
         return NULL;
     }
     pthread_mutex_init(&c->lock, NULL);
-    c->out[0] = '\0';
     return c;
 }
 
@@ -376,24 +366,14 @@ plat_child *plat_child_start(const char *cmdline, const char *stop_name,
 int plat_child_first_line(plat_child *c, char *line, size_t cap, unsigned timeout_ms)
 {
     struct timespec until = deadline_after(timeout_ms);
-    const char *nl;
-    size_t n;
-    int rc = 0;
+    int rc;
 
     pthread_mutex_lock(&c->lock);
-    while ((nl = (const char *)memchr(c->out, '\n', c->out_len)) == NULL && !c->out_eof)
+    while (!child_out_has_line(&c->out) && !c->out_eof)
         if (pthread_cond_timedwait(&c->cond, &c->lock, &until) == ETIMEDOUT)
             break;
-    if (nl != NULL) {
-        n = (size_t)(nl - c->out);
-        if (n > 0 && c->out[n - 1] == '\r')   /* a Windows server's text-mode stdout */
-            n--;
-        if (n >= cap)
-            n = cap - 1;
-        memcpy(line, c->out, n);
-        line[n] = '\0';
-        rc = 1;
-    } else if (c->out_eof)
+    rc = child_out_first_line(&c->out, line, cap);
+    if (rc == 0 && c->out_eof)
         rc = -1;
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -469,9 +449,7 @@ size_t plat_child_output(plat_child *c, char *buf, size_t cap)
     size_t n;
 
     pthread_mutex_lock(&c->lock);
-    n = c->out_len < cap - 1 ? c->out_len : cap - 1;
-    memcpy(buf, c->out, n);
-    buf[n] = '\0';
+    n = child_out_copy(&c->out, buf, cap);
     pthread_mutex_unlock(&c->lock);
     return n;
 }
@@ -498,6 +476,6 @@ void plat_child_free(plat_child *c)
         close(c->out_read);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
-    free(c->out);
+    child_out_free(&c->out);
     free(c);
 }

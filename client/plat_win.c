@@ -1,19 +1,12 @@
 /* plat_win.c - plat.h for Windows: Winsock 2 sockets, WSAPoll, the
- * performance counter. The child process part is in plat_win_child.c.
+ * performance counter. The child process part is in plat_win_child.c;
+ * the socket calls BSD sockets share are in plat_sock.c.
  *
  * Every Winsock result is compared with its documented failure value
  * (SOCKET_ERROR, INVALID_SOCKET) and the reason read with WSAGetLastError;
  * error names come from common/errname.h (part of wsm_proto).
  */
-#ifndef _WIN32_WINNT
-#define _WIN32_WINNT 0x0601   /* WSAPoll and inet_ntop need Vista or later */
-#endif
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <winsock2.h>
-#include <ws2tcpip.h>
-#include <windows.h>
+#include "plat_sys.h"
 
 #include <fcntl.h>
 #include <io.h>
@@ -22,7 +15,6 @@
 #include <string.h>
 
 #include "errname.h"
-#include "plat.h"
 
 int plat_net_start(int *err)
 {
@@ -41,53 +33,10 @@ void plat_net_stop(void)
     WSACleanup();
 }
 
-/* Writes "host:port" (IPv6 in brackets) for a resolved address. */
-static void addr_to_text(plat_addr *a)
+/* getaddrinfo's failures are ordinary Winsock errors (WSAHOST_NOT_FOUND). */
+void plat_sys_gai_error(char *why, size_t why_cap, const char *host, int rc)
 {
-    char host[64];
-    char port[16];
-    const struct sockaddr *sa = (const struct sockaddr *)a->storage;
-
-    if (getnameinfo(sa, a->len, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        snprintf(a->text, sizeof a->text, "(address)");
-        return;
-    }
-    if (sa->sa_family == AF_INET6)
-        snprintf(a->text, sizeof a->text, "[%s]:%s", host, port);
-    else
-        snprintf(a->text, sizeof a->text, "%s:%s", host, port);
-}
-
-int plat_resolve(const char *host, unsigned port, plat_addr *out,
-                 char *why, size_t why_cap)
-{
-    struct addrinfo hints;
-    struct addrinfo *res = NULL;
-    char port_text[16];
-    int rc;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    snprintf(port_text, sizeof port_text, "%u", port);
-    rc = getaddrinfo(host, port_text, &hints, &res);
-    if (rc != 0) {
-        plat_err_format(why, why_cap, "getaddrinfo", host, rc);
-        return -1;
-    }
-    memset(out, 0, sizeof *out);
-    if (res->ai_addrlen > sizeof out->storage) {
-        freeaddrinfo(res);
-        snprintf(why, why_cap, "getaddrinfo %s: address too long", host);
-        return -1;
-    }
-    memcpy(out->storage, res->ai_addr, res->ai_addrlen);
-    out->len = (int)res->ai_addrlen;
-    freeaddrinfo(res);
-    addr_to_text(out);
-    return 0;
+    plat_err_format(why, why_cap, "getaddrinfo", host, rc);
 }
 
 int plat_tcp_socket(const plat_addr *addr, plat_sock *out, int *err)
@@ -107,31 +56,6 @@ int plat_tcp_socket(const plat_addr *addr, plat_sock *out, int *err)
         return -1;
     }
     *out = (plat_sock)s;
-    return 0;
-}
-
-int plat_connect_start(plat_sock s, const plat_addr *addr, int *err)
-{
-    if (connect((SOCKET)s, (const struct sockaddr *)addr->storage, addr->len) == SOCKET_ERROR) {
-        *err = WSAGetLastError();
-        return *err == WSAEWOULDBLOCK ? 1 : -1;
-    }
-    return 0;
-}
-
-int plat_connect_result(plat_sock s, int *err)
-{
-    int so_error = 0;
-    int len = (int)sizeof so_error;
-
-    if (getsockopt((SOCKET)s, SOL_SOCKET, SO_ERROR, (char *)&so_error, &len) == SOCKET_ERROR) {
-        *err = WSAGetLastError();
-        return -1;
-    }
-    if (so_error != 0) {
-        *err = so_error;
-        return -1;
-    }
     return 0;
 }
 
@@ -158,47 +82,6 @@ long plat_recv(plat_sock s, void *buf, size_t len, int *err)
         return *err == WSAEWOULDBLOCK ? PLAT_WOULDBLOCK : PLAT_ERROR;
     }
     return rc;
-}
-
-int plat_shutdown_send(plat_sock s, int *err)
-{
-    if (shutdown((SOCKET)s, SD_SEND) == SOCKET_ERROR) {
-        *err = WSAGetLastError();
-        return -1;
-    }
-    return 0;
-}
-
-int plat_set_nodelay(plat_sock s, int *err)
-{
-    BOOL on = TRUE;
-
-    if (setsockopt((SOCKET)s, IPPROTO_TCP, TCP_NODELAY, (const char *)&on,
-                   (int)sizeof on) == SOCKET_ERROR) {
-        *err = WSAGetLastError();
-        return -1;
-    }
-    return 0;
-}
-
-int plat_set_abortive(plat_sock s, int *err)
-{
-    struct linger lg;
-
-    lg.l_onoff = 1;
-    lg.l_linger = 0;
-    if (setsockopt((SOCKET)s, SOL_SOCKET, SO_LINGER, (const char *)&lg,
-                   (int)sizeof lg) == SOCKET_ERROR) {
-        *err = WSAGetLastError();
-        return -1;
-    }
-    return 0;
-}
-
-void plat_close(plat_sock s)
-{
-    if (s != PLAT_NO_SOCK)
-        closesocket((SOCKET)s);
 }
 
 int plat_err_is_reset(int err)
@@ -241,34 +124,6 @@ void plat_err_format(char *buf, size_t cap, const char *call, const char *what,
     snprintf(buf, cap, "%s%s%s: error %d%s%s", call, sep, what, err, text[0] ? " " : "", text);
 }
 
-struct plat_pollset {
-    WSAPOLLFD *fds;
-    size_t cap;
-};
-
-plat_pollset *plat_pollset_new(size_t cap)
-{
-    plat_pollset *ps = (plat_pollset *)calloc(1, sizeof *ps);
-
-    if (ps == NULL)
-        return NULL;
-    ps->fds = (WSAPOLLFD *)calloc(cap > 0 ? cap : 1, sizeof *ps->fds);
-    if (ps->fds == NULL) {
-        free(ps);
-        return NULL;
-    }
-    ps->cap = cap;
-    return ps;
-}
-
-void plat_pollset_free(plat_pollset *ps)
-{
-    if (ps == NULL)
-        return;
-    free(ps->fds);
-    free(ps);
-}
-
 void plat_pollset_set(plat_pollset *ps, size_t i, plat_sock s, int events)
 {
     WSAPOLLFD *p = &ps->fds[i];
@@ -295,22 +150,6 @@ int plat_pollset_wait(plat_pollset *ps, size_t n, int timeout_ms, int *err)
         return -1;
     }
     return rc;
-}
-
-int plat_pollset_revents(const plat_pollset *ps, size_t i)
-{
-    SHORT r = ps->fds[i].revents;
-    int out = 0;
-
-    if (r & (POLLRDNORM | POLLRDBAND))
-        out |= PLAT_IN;
-    if (r & POLLWRNORM)
-        out |= PLAT_OUT;
-    if (r & (POLLERR | POLLNVAL))
-        out |= PLAT_ERR;
-    if (r & POLLHUP)
-        out |= PLAT_HUP;
-    return out;
 }
 
 uint64_t plat_now_ms(void)

@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "plat.h"
+#include "plat_child_out.h"
 
-#define CHILD_OUTPUT_CAP (256u * 1024u)
 
 struct plat_child {
     HANDLE process;
@@ -31,8 +31,7 @@ struct plat_child {
     HANDLE reader;       /* thread draining out_read */
     HANDLE line_event;   /* set at the first '\n' or at end of output */
     CRITICAL_SECTION lock;
-    char *out;           /* captured stdout, NUL-terminated */
-    size_t out_len;
+    child_out out;       /* captured stdout */
     int out_eof;
     int exited;
     unsigned long exit_code;
@@ -57,16 +56,9 @@ static void win_error(char *why, size_t cap, const char *call, const char *what)
  * pipe is still drained. */
 static void child_append(plat_child *c, const char *data, DWORD n)
 {
-    size_t room;
-
     EnterCriticalSection(&c->lock);
-    room = CHILD_OUTPUT_CAP - 1 - c->out_len;
-    if (n > room)
-        n = (DWORD)room;
-    memcpy(c->out + c->out_len, data, n);
-    c->out_len += n;
-    c->out[c->out_len] = '\0';
-    if (memchr(c->out, '\n', c->out_len) != NULL)
+    child_out_append(&c->out, data, n);
+    if (child_out_has_line(&c->out))
         SetEvent(c->line_event);
     LeaveCriticalSection(&c->lock);
 }
@@ -160,16 +152,14 @@ static plat_child *child_alloc(void)
 
     if (c == NULL)
         return NULL;
-    c->out = (char *)malloc(CHILD_OUTPUT_CAP);
     c->line_event = CreateEventA(NULL, TRUE, FALSE, NULL);
-    if (c->out == NULL || c->line_event == NULL) {
-        free(c->out);
+    if (child_out_init(&c->out) != 0 || c->line_event == NULL) {
+        child_out_free(&c->out);
         if (c->line_event != NULL)
             CloseHandle(c->line_event);
         free(c);
         return NULL;
     }
-    c->out[0] = '\0';
     InitializeCriticalSection(&c->lock);
     return c;
 }
@@ -271,24 +261,13 @@ plat_child *plat_child_start(const char *cmdline, const char *stop_name,
 
 int plat_child_first_line(plat_child *c, char *line, size_t cap, unsigned timeout_ms)
 {
-    const char *nl;
-    size_t n;
-    int rc = -1;
+    int rc;
 
+    /* Set at the first line or at the end of output, whichever is first. */
     if (WaitForSingleObject(c->line_event, timeout_ms) != WAIT_OBJECT_0)
         return 0;
     EnterCriticalSection(&c->lock);
-    nl = (const char *)memchr(c->out, '\n', c->out_len);
-    if (nl != NULL) {
-        n = (size_t)(nl - c->out);
-        if (n > 0 && c->out[n - 1] == '\r')   /* text-mode stdout */
-            n--;
-        if (n >= cap)
-            n = cap - 1;
-        memcpy(line, c->out, n);
-        line[n] = '\0';
-        rc = 1;
-    }
+    rc = child_out_first_line(&c->out, line, cap) ? 1 : -1;
     LeaveCriticalSection(&c->lock);
     return rc;
 }
@@ -334,9 +313,7 @@ size_t plat_child_output(plat_child *c, char *buf, size_t cap)
     size_t n;
 
     EnterCriticalSection(&c->lock);
-    n = c->out_len < cap - 1 ? c->out_len : cap - 1;
-    memcpy(buf, c->out, n);
-    buf[n] = '\0';
+    n = child_out_copy(&c->out, buf, cap);
     LeaveCriticalSection(&c->lock);
     return n;
 }
@@ -364,6 +341,6 @@ void plat_child_free(plat_child *c)
         CloseHandle(c->out_read);
     CloseHandle(c->line_event);
     DeleteCriticalSection(&c->lock);
-    free(c->out);
+    child_out_free(&c->out);
     free(c);
 }

@@ -14,6 +14,34 @@ unsigned char *xchg_build(uint16_t type, const void *payload, uint32_t len, size
     return buf;
 }
 
+void xchg_put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+uint32_t xchg_get_be32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+int xchg_send_pending(plat_sock s, const unsigned char *buf, size_t len, size_t *sent,
+                      int *err)
+{
+    while (*sent < len) {   /* each pass sends a byte or returns */
+        long n = plat_send(s, buf + *sent, len - *sent, err);
+
+        if (n == PLAT_WOULDBLOCK)
+            return 0;
+        if (n == PLAT_ERROR)
+            return -1;
+        *sent += (size_t)n;
+    }
+    return 0;
+}
+
 int xchg_unexpected(errmsg *e, const char *what, const frame *f)
 {
     const proto_header *h = &f->header;

@@ -22,6 +22,17 @@ int xchg_expect_frame(conn *c, const unsigned char *want, size_t want_len,
 /* Sends an ECHO frame with payload and checks the reply is identical. */
 int xchg_echo(conn *c, const void *payload, uint32_t len, uint64_t deadline_ms, errmsg *e);
 
+/* Big-endian 32-bit numbers in a payload, as load and idle frames carry
+ * their connection id and sequence or round. */
+void xchg_put_be32(unsigned char *p, uint32_t v);
+uint32_t xchg_get_be32(const unsigned char *p);
+
+/* Sends buf[*sent, len) until all of it is out or the socket is full,
+ * advancing *sent: the non-blocking flush of load and idle, which poll
+ * for PLAT_OUT and call it again. 0, or -1 with *err set. */
+int xchg_send_pending(plat_sock s, const unsigned char *buf, size_t len, size_t *sent,
+                      int *err);
+
 /* Writes a short description of an unexpected frame into e, after what:
  * "what: got an ERROR frame \"server full\"". */
 int xchg_unexpected(errmsg *e, const char *what, const frame *f);
