@@ -44,3 +44,12 @@ add_test(NAME doc_quotes
          COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -P
                  ${CMAKE_SOURCE_DIR}/cmake/check-doc-quotes.cmake)
 set_tests_properties(doc_quotes PROPERTIES LABELS "fast;docs")
+
+# The comparison mode end to end on one small server run: it starts the
+# server, runs two short scenarios, stops it, writes the table, CSV and SVG.
+add_test(NAME compare_smoke
+         COMMAND client compare --bin . --servers blocking --scenarios pingpong1,burst
+                 --quick --out ${CMAKE_BINARY_DIR}/compare-smoke
+         WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+set_tests_properties(compare_smoke PROPERTIES LABELS "fast" FIXTURES_REQUIRED wine
+                     TIMEOUT 300)
