@@ -32,9 +32,9 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "setup: installing ${need[*]} (about 30 s)" >&2
 export DEBIAN_FRONTEND=noninteractive
-if ! "${sudo[@]}" apt-get install -y --no-install-recommends "${need[@]}" >/tmp/wsm-apt.log 2>&1; then
+if ! "${sudo[@]}" apt-get install -y "${need[@]}" >/tmp/wsm-apt.log 2>&1; then
     "${sudo[@]}" apt-get update >>/tmp/wsm-apt.log 2>&1 || true
-    if ! "${sudo[@]}" apt-get install -y --no-install-recommends "${need[@]}" >>/tmp/wsm-apt.log 2>&1; then
+    if ! "${sudo[@]}" apt-get install -y "${need[@]}" >>/tmp/wsm-apt.log 2>&1; then
         echo "setup: apt-get install ${need[*]} failed; see /tmp/wsm-apt.log" >&2
         exit 1
     fi
