@@ -32,7 +32,7 @@
 
 static const server_model blocking_model = {
     "blocking", "blocking sockets, a thread per client",
-    1000, 0, NULL
+    1000, 0, NULL, NULL
 };
 
 /* [step 1] define the state: one connection, owned by its own thread */

@@ -61,7 +61,8 @@
 static const server_model select_model = {
     "select", "non-blocking sockets and select(), up to 1000 connections per thread",
     10000, 0,
-    "select threads at most, 1000 connections each; unset (0): as many as --max-clients needs"
+    "select threads at most, 1000 connections each; unset (0): as many as --max-clients needs",
+    NULL
 };
 
 /* [step 1] define the state: one connection, owned by one select thread */

@@ -43,7 +43,7 @@
 
 static const server_model eventselect_model = {
     "eventselect", "WSAEventSelect, a worker thread per 63 sockets",
-    10000, 0, NULL
+    10000, 0, NULL, NULL
 };
 
 /* What serving a connection's events decided. */

@@ -43,7 +43,7 @@
 
 static const server_model overlapped_event_model = {
     "overlapped_event", "overlapped I/O with event notification, 31 connections per thread",
-    10000, 0, NULL
+    10000, 0, NULL, NULL
 };
 
 struct conn;

@@ -45,7 +45,7 @@
 
 static const server_model completion_routine_model = {
     "completion_routine", "overlapped I/O with completion routines (APCs)",
-    10000, 1, "alertable I/O threads, each serving the connections handed to it"
+    10000, 1, "alertable I/O threads, each serving the connections handed to it", NULL
 };
 
 typedef enum conn_phase {

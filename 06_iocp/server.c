@@ -27,10 +27,10 @@
  * capacity is 10,000 connections (--max-clients); an idle one costs about
  * 0.4 KiB of the server's memory, one that streams up to 64 KiB more.
  * Under Wine the wineserver's descriptors bound the total (REFERENCE.md
- * section 4). Two switches, through the environment: WSM_IOCP_BATCH=1
- * (GetQueuedCompletionStatusEx, up to 64 completions per call) and
- * WSM_IOCP_SKIP=1 (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: an operation that
- * succeeds at once queues no packet and is finished inline).
+ * section 4). Two switches: --opt batch (GetQueuedCompletionStatusEx, up
+ * to 64 completions per call) and --opt skip
+ * (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: an operation that succeeds at once
+ * queues no packet and is finished inline).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,9 +61,18 @@
 #define ERROR_HANDLES_CLOSED 676L   /* not in every SDK's winerror.h */
 #endif
 
+/* The switches a reader can turn on to see what each feature buys. */
+enum { SWITCH_BATCH = 1u << 0, SWITCH_SKIP = 1u << 1 };
+static const server_switch iocp_switches[] = {
+    { "batch", "GetQueuedCompletionStatusEx: up to 64 completions per call" },
+    { "skip", "FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: finish at once what succeeds at once" },
+    { NULL, NULL }
+};
+
 static const server_model iocp_model = {
     "iocp", "an I/O completion port, AcceptEx and a pool of worker threads",
-    10000, 0 /* set in main() from the CPU count */, "worker threads on the completion port"
+    10000, 0 /* set in main() from the CPU count */, "worker threads on the completion port",
+    iocp_switches
 };
 
 /* [step 1] define the state: an operation embeds its OVERLAPPED; a
@@ -115,8 +124,8 @@ typedef struct iocp_server {
     HANDLE port;
     LPFN_ACCEPTEX accept_ex;
     LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
-    int batch;                /* WSM_IOCP_BATCH=1 */
-    int skip;                 /* WSM_IOCP_SKIP=1 */
+    int batch;                /* --opt batch */
+    int skip;                 /* --opt skip */
     counter_t stopping;       /* 1 once the stop began: post nothing new */
     counter_t posting;        /* threads between reading stopping and posting */
     SRWLOCK lock;             /* guards conns, live_count, accepts_pending, posted */
@@ -738,7 +747,7 @@ static DWORD entry_error(const OVERLAPPED_ENTRY *e)
     return GetOverlappedResult((HANDLE)s, e->lpOverlapped, &bytes, FALSE) ? 0 : GetLastError();
 }
 
-/* WSM_IOCP_BATCH=1: up to BATCH_MAX completions per call. A quit packet
+/* --opt batch: up to BATCH_MAX completions per call. A quit packet
  * taken with others is this worker's; extra ones go back for the rest. */
 static void worker_batch(iocp_server *srv, char *buf)
 {
@@ -1006,13 +1015,6 @@ static int default_threads(void)
     return n < 4 ? 4 : n > 64 ? 64 : n;
 }
 
-static int env_on(const char *name)
-{
-    const char *v = getenv(name);
-
-    return v != NULL && strcmp(v, "1") == 0;
-}
-
 int main(int argc, char **argv)
 {
     server_model model = iocp_model;
@@ -1021,12 +1023,12 @@ int main(int argc, char **argv)
 
     memset(&srv, 0, sizeof srv);
     model.default_threads = default_threads();
-    srv.batch = env_on("WSM_IOCP_BATCH");
-    srv.skip = env_on("WSM_IOCP_SKIP");
     InitializeSRWLock(&srv.lock);
     /* [step 2] create the listening socket (in server_start, common/server.c) */
     rc = server_start(&srv.base, &model, argc, argv);
     if (rc != SERVER_RUN)
         return rc;
+    srv.batch = (srv.base.opt.switches & SWITCH_BATCH) != 0;
+    srv.skip = (srv.base.opt.switches & SWITCH_SKIP) != 0;
     return server_finish(&srv.base, run(&srv));
 }

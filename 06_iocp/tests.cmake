@@ -6,10 +6,10 @@
 # whole conformance battery again with GetQueuedCompletionStatusEx batching,
 # and with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (operations that succeed at
 # once are finished inline, with no completion packet).
-wsm_client_test(check_iocp_server_batch iocp_server "fast;conformance" 300 check)
-set_tests_properties(check_iocp_server_batch PROPERTIES ENVIRONMENT "WSM_IOCP_BATCH=1")
-wsm_client_test(check_iocp_server_skip iocp_server "fast;conformance" 300 check)
-set_tests_properties(check_iocp_server_skip PROPERTIES ENVIRONMENT "WSM_IOCP_SKIP=1")
+wsm_server_test(check_iocp_server_batch iocp_server "--opt batch" "fast;conformance" 300
+                check)
+wsm_server_test(check_iocp_server_skip iocp_server "--opt skip" "fast;conformance" 300
+                check)
 
 # Shutdown with operations pending: the stop check sets the stop event while
 # ten connections are open (idle, inside a frame, after an echo), so a
@@ -17,9 +17,8 @@ set_tests_properties(check_iocp_server_skip PROPERTIES ENVIRONMENT "WSM_IOCP_SKI
 # posted; the server must cancel them all, wait for every completion, and
 # exit 0 within 5 s with connections_current=0. Run with both switches on,
 # where inline completions and batched dequeues change the order of events.
-wsm_client_test(iocp_stop_pending iocp_server "fast" 300 check --only stop)
-set_tests_properties(iocp_stop_pending PROPERTIES
-                     ENVIRONMENT "WSM_IOCP_BATCH=1;WSM_IOCP_SKIP=1")
+wsm_server_test(iocp_stop_pending iocp_server "--opt batch --opt skip" "fast" 300
+                check --only stop)
 
 # Many closes at once while receives are pending: 300 connections close
 # together, every third by reset, so completions with errors (64, 676, 995)

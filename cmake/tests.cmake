@@ -17,14 +17,22 @@ endif()
 
 add_subdirectory(tests)
 
-# wsm_client_test(NAME SERVER LABELS TIMEOUT ARGS...): run the client against a
-# server that the client starts (--server) and stops through its stop event.
-function(wsm_client_test name server labels timeout)
+# wsm_server_test(NAME SERVER SERVER_ARGS LABELS TIMEOUT ARGS...): run
+# `client ARGS` against SERVER started with SERVER_ARGS; the client starts
+# it (--server, from the bin folder) and stops it through its stop event.
+function(wsm_server_test name server server_args labels timeout)
+    string(STRIP "$<TARGET_FILE_NAME:${server}> ${server_args}" command)
     add_test(NAME ${name}
-             COMMAND client ${ARGN} --server $<TARGET_FILE_NAME:${server}>
+             COMMAND client ${ARGN} --server "${command}"
              WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
     set_tests_properties(${name} PROPERTIES LABELS "${labels}" FIXTURES_REQUIRED wine
                          TIMEOUT ${timeout})
+endfunction()
+
+# wsm_client_test(NAME SERVER LABELS TIMEOUT ARGS...): the same, the server
+# with its default options.
+function(wsm_client_test name server labels timeout)
+    wsm_server_test(${name} ${server} "" "${labels}" ${timeout} ${ARGN})
 endfunction()
 
 foreach(server ${WSM_SERVERS})

@@ -9,6 +9,19 @@
 
 #include "log.h"
 
+static void print_switches(FILE *out, const server_model *m)
+{
+    const server_switch *sw = m->switches;
+
+    if (sw == NULL || sw->name == NULL) {
+        fprintf(out, "  --opt NAME          a switch of the model (this one has none)\n");
+        return;
+    }
+    fprintf(out, "  --opt NAME          turn on a switch of this model (repeatable):\n");
+    for (; sw->name != NULL; sw++)
+        fprintf(out, "                        %-8s %s\n", sw->name, sw->help);
+}
+
 static void print_usage(FILE *out, const server_model *m, const char *prog)
 {
     fprintf(out,
@@ -22,6 +35,7 @@ static void print_usage(FILE *out, const server_model *m, const char *prog)
         fprintf(out, "  --threads N         %s (default %d)\n", m->threads_help, m->default_threads);
     else
         fprintf(out, "  --threads N         accepted, unused by this model\n");
+    print_switches(out, m);
     fprintf(out,
         "  --stop-event NAME   stop when the named Win32 event is set\n"
         "  --max-seconds N     stop by itself after N seconds (default 0: never)\n"
@@ -51,13 +65,31 @@ static int copy_text(const char *text, char *dst, size_t cap)
     return 0;
 }
 
+/* --opt NAME: sets the switch's bit; -1 when the model has no such switch. */
+static int take_switch(const server_model *m, const char *value, server_options *o)
+{
+    int i;
+
+    for (i = 0; m->switches != NULL && m->switches[i].name != NULL; i++) {
+        if (i < OPTIONS_MAX_SWITCHES && strcmp(m->switches[i].name, value) == 0) {
+            o->switches |= 1u << i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* One option that takes a value; returns 0 or -1 with *why set. */
-static int take_value(const char *name, const char *value, server_options *o,
-                      const char **why)
+static int take_value(const server_model *m, const char *name, const char *value,
+                      server_options *o, const char **why)
 {
     int n = 0;
 
     *why = "bad value";
+    if (strcmp(name, "--opt") == 0) {
+        *why = "no such switch in this model";
+        return take_switch(m, value, o);
+    }
     if (strcmp(name, "--bind") == 0)
         return copy_text(value, o->bind_addr, sizeof o->bind_addr);
     if (strcmp(name, "--stop-event") == 0)
@@ -78,7 +110,8 @@ static int take_value(const char *name, const char *value, server_options *o,
 static int is_value_option(const char *a)
 {
     static const char *const names[] = {
-        "--bind", "--port", "--max-clients", "--threads", "--stop-event", "--max-seconds"
+        "--bind", "--port", "--max-clients", "--threads", "--stop-event", "--max-seconds",
+        "--opt"
     };
     size_t i;
 
@@ -132,7 +165,7 @@ enum options_result options_parse(const server_model *m, int argc, char **argv,
             return usage_error(m, prog, "unknown option", a);
         else if (i + 1 >= argc)
             return usage_error(m, prog, "missing value", a);
-        else if (take_value(a, argv[i + 1], o, &why) != 0)
+        else if (take_value(m, a, argv[i + 1], o, &why) != 0)
             return usage_error(m, prog, why, a);
         else
             i++;

@@ -4,6 +4,14 @@
 
 #define SUITE_VERSION "1.0.0"
 
+/* A switch a model offers (--opt NAME), to show what a feature buys. */
+typedef struct server_switch {
+    const char *name;
+    const char *help;
+} server_switch;
+
+#define OPTIONS_MAX_SWITCHES 16
+
 /* What a model tells the parser about itself. */
 typedef struct server_model {
     const char *name;            /* "blocking": the folder name without its number */
@@ -11,6 +19,7 @@ typedef struct server_model {
     int default_max_clients;     /* the documented capacity */
     int default_threads;         /* 0 when the model has no pool */
     const char *threads_help;    /* what --threads means here, or NULL: unused */
+    const server_switch *switches; /* ended by a NULL name, or NULL: none */
 } server_model;
 
 typedef struct server_options {
@@ -21,6 +30,7 @@ typedef struct server_options {
     char stop_event[128];
     int max_seconds;
     int log_level;               /* enum log_level */
+    unsigned switches;           /* bit i: --opt model->switches[i].name */
 } server_options;
 
 enum options_result {

@@ -2,7 +2,8 @@
  * SPEC section 2: the defaults, every option, --help/-h/--version
  * (OPTIONS_EXIT_OK), and bad command lines (OPTIONS_USAGE): ports out of
  * range or not numbers, --max-clients 0, --threads 0, a missing value, an
- * unknown option, a stray argument. The usage text the parser prints goes
+ * unknown option, a stray argument; --opt with a model's switches. The
+ * usage text the parser prints goes
  * to stdout (--help) or stderr (errors). */
 #include <string.h>
 
@@ -10,11 +11,17 @@
 #include "options.h"
 #include "test.h"
 
+static const server_switch pool_switches[] = {
+    { "batch", "several completions per call" },
+    { "skip", "finish inline what succeeds at once" },
+    { NULL, NULL }
+};
 static const server_model pool_model = {
-    "iocp", "one completion port, a pool of worker threads", 5000, 4, "worker threads"
+    "iocp", "one completion port, a pool of worker threads", 5000, 4, "worker threads",
+    pool_switches
 };
 static const server_model plain_model = {
-    "blocking", "one thread per connection", 1000, 0, NULL
+    "blocking", "one thread per connection", 1000, 0, NULL, NULL
 };
 
 /* Parses the NULL-terminated argument list (argv[0] is added). */
@@ -52,6 +59,7 @@ static void test_defaults(void)
     CHECK_STR(o.stop_event, "");
     CHECK_EQ(o.max_seconds, 0);
     CHECK_EQ(o.log_level, LOG_NORMAL);
+    CHECK_EQ(o.switches, 0u);
     CHECK_EQ(parse_with(&plain_model, none, &o), OPTIONS_RUN);
     CHECK_EQ(o.max_clients, 1000);
     CHECK_EQ(o.threads, 0);
@@ -158,6 +166,25 @@ static void test_bad_lines(void)
     expect_usage("--stop-event", long_name, NULL);
 }
 
+/* --opt NAME sets the bit of the model's switch of that name; a name the
+ * model does not list, or a model with no switches, is a usage error. */
+static void test_switches(void)
+{
+    static const char *const skip[] = { "--opt", "skip", NULL };
+    static const char *const both[] = { "--opt", "batch", "--opt", "skip", NULL };
+    static const char *const bogus[] = { "--opt", "fast", NULL };
+    static const char *const missing[] = { "--opt", NULL };
+    server_options o;
+
+    CHECK_EQ(parse(skip, &o), OPTIONS_RUN);
+    CHECK_EQ(o.switches, 2u);
+    CHECK_EQ(parse(both, &o), OPTIONS_RUN);
+    CHECK_EQ(o.switches, 3u);
+    CHECK_EQ(parse(bogus, &o), OPTIONS_USAGE);
+    CHECK_EQ(parse(missing, &o), OPTIONS_USAGE);
+    CHECK_EQ(parse_with(&plain_model, skip, &o), OPTIONS_USAGE);
+}
+
 int main(void)
 {
     test_defaults();
@@ -166,5 +193,6 @@ int main(void)
     test_help_version();
     test_bad_values();
     test_bad_lines();
+    test_switches();
     return test_summary();
 }
