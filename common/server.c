@@ -34,7 +34,8 @@ static uint64_t filetime_ms(const FILETIME *ft)
     return ((((uint64_t)ft->dwHighDateTime) << 32) | ft->dwLowDateTime) / 10000u;
 }
 
-void server_process_figures(stats_process *proc)
+/* The process figures of STATS (threads, handles, memory, CPU). */
+static void server_process_figures(stats_process *proc)
 {
     PROCESS_MEMORY_COUNTERS_EX mem;
     FILETIME created, exited, kernel, user;

@@ -46,9 +46,6 @@ void server_close_listener(server *srv);
  * still open, else 0. Call after every connection and thread is gone. */
 int server_finish(server *srv, int run_result);
 
-/* Fills the process figures of STATS (threads, handles, memory). */
-void server_process_figures(stats_process *proc);
-
 /* An accept() failure in a blocking accept loop: 1 to go on after a
  * transient error, 0 to end the loop (the stop closed the listening
  * socket, or the error is fatal: then the server is told to stop). */
