@@ -41,6 +41,17 @@
 #define LINGER_BYTES (1u << 20)          /* and how much of it */
 #define STOP_MS 4000                     /* SPEC: stopped within 5 s */
 
+/* WSM_ARTICLE003_BUG1 and WSM_ARTICLE003_BUG2 compile the article's two
+ * known bugs (its section 六) back in, each in a fenced region at the
+ * lines it affects, for the tests that show the battery catching them
+ * (overlapped_event_server_article003_bug1/_bug2, and the CMake option
+ * WSM_ARTICLE003_BUGS for this target). Never defined in a normal build. */
+#ifdef WSM_ARTICLE003_BUG2
+/* The article's one receive buffer, behind every connection's WSARecv:
+ * "char buffer[DATA_BUFSIZE]; ... DataBuf.buf = buffer;" (its 第四步). */
+static char article003_buffer[RECV_SIZE];
+#endif
+
 static const server_model overlapped_event_model = {
     "overlapped_event", "overlapped I/O with event notification, 31 connections per thread",
     10000, 0, NULL, NULL
@@ -150,7 +161,11 @@ static int post_recv(conn *c)
     WSABUF buf;
 
     op_reset(&c->recv_op);
+#ifdef WSM_ARTICLE003_BUG2
+    buf.buf = article003_buffer;   /* bug 2: every receive into one buffer */
+#else
     buf.buf = c->recv_buf;
+#endif
     buf.len = RECV_SIZE;
     c->recv_op.flags = 0;
     if (WSARecv(c->sock, &buf, 1, NULL, &c->recv_op.flags, &c->recv_op.ov, NULL)
@@ -273,6 +288,51 @@ static void conn_free(conn *c)
     stats_closed(st, RES_BLOCK);
 }
 
+#ifdef WSM_ARTICLE003_BUG1
+/* Bug 1, "多个客户端在连续退出的时候,有时会出现异常": the article's arrays hold
+ * the WSAOVERLAPPED structures and buffers themselves, and a leaving
+ * client's slot is filled by moving another client's entry into it while
+ * that client's WSARecv still points at the old place. Here the context of
+ * the table's last connection is swapped into the leaving one's block, and
+ * the block it leaves behind, which its pending operations still point
+ * into, is the one freed. Returns that block, to be freed. */
+static conn *article003_compact(waiter *w, conn *hole)
+{
+    conn *last = w->count > 1 ? w->ops[w->count - 1]->owner : NULL;
+    unsigned char *a = (unsigned char *)hole, *b = (unsigned char *)last, t;
+    size_t i;
+
+    if (last == NULL || conn_finished(last))
+        return hole;   /* nothing to move, or it is on sweep's list to free */
+    for (i = 0; i < sizeof *hole; i++) {
+        t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+    hole->recv_op.owner = hole;
+    hole->send_op.owner = hole;
+    w->ops[hole->recv_op.slot] = &hole->recv_op;
+    w->ops[hole->send_op.slot] = &hole->send_op;
+    return last;
+}
+#endif
+
+/* Takes a connection whose operations have all completed out of its
+ * thread's table and frees it; sweep() calls it after the pass. */
+static void conn_release(waiter *w, conn *c)
+{
+    table_remove(w, &c->recv_op);
+    table_remove(w, &c->send_op);
+#ifdef WSM_ARTICLE003_BUG1
+    c = article003_compact(w, c);   /* bug 1: the moved context's old block */
+#endif
+    conn_free(c);
+    EnterCriticalSection(&w->srv->lock);
+    w->assigned--;
+    w->srv->live--;
+    LeaveCriticalSection(&w->srv->lock);
+}
+
 static void on_received(conn *c, int err, DWORD bytes)
 {
     if (err != 0) {
@@ -294,7 +354,11 @@ static void on_received(conn *c, int err, DWORD bytes)
         c->peer_closed = 1;
         session_on_eof(&c->sess);
     } else {
+#ifdef WSM_ARTICLE003_BUG2
+        session_on_data(&c->sess, article003_buffer, bytes);   /* bug 2: whoever wrote last */
+#else
         session_on_data(&c->sess, c->recv_buf, bytes);
+#endif
     }
 }
 
@@ -417,17 +481,6 @@ static int wait_and_serve(waiter *w, DWORD timeout)
             return 0;   /* a failure shows again in the next full wait */
         i += rc - WSA_WAIT_EVENT_0;
     }
-}
-
-static void conn_release(waiter *w, conn *c)
-{
-    table_remove(w, &c->recv_op);
-    table_remove(w, &c->send_op);
-    conn_free(c);
-    EnterCriticalSection(&w->srv->lock);
-    w->assigned--;
-    w->srv->live--;
-    LeaveCriticalSection(&w->srv->lock);
 }
 
 /* Ends the drains past their deadline and frees the connections whose

@@ -24,3 +24,22 @@ wsm_client_test(overlapped_event_bug2_long overlapped_event_server "fast" 300
                 load --conns 130 --msgs 20 --sizes 65536,8,30000,100 --pipeline 2)
 wsm_client_test(overlapped_event_bug2_short overlapped_event_server "fast" 300
                 load --conns 130 --msgs 200 --size 8 --pipeline 8)
+
+# The same battery against the article's bugs compiled back in (see
+# CMakeLists.txt): each test passes only when the battery reports the
+# failure the bug causes, so it fails if the bug stopped being caught. The
+# normal server passes the same commands above (bug1_churn, bug2_crosstalk).
+# Bug 1 stalls every connection whose context was moved under its pending
+# WSARecv: churn and simultaneous catch it in some runs (leaked contexts,
+# missing replies), stop in every run (exit code 4: still open at exit).
+wsm_client_test(overlapped_event_article003_bug1 overlapped_event_server_article003_bug1
+                "fast" 120 check --only churn,simultaneous,stop --timeout 3)
+set_tests_properties(overlapped_event_article003_bug1 PROPERTIES
+                     PASS_REGULAR_EXPRESSION "FAIL stop: [^\n]*exited with code 4")
+# Bug 2 hands one connection the bytes another one received: crosstalk
+# sees a reply with another connection's bytes, or none when the mixed
+# bytes no longer parse as the frame that was sent.
+wsm_client_test(overlapped_event_article003_bug2 overlapped_event_server_article003_bug2
+                "fast" 120 check --only crosstalk --timeout 3)
+set_tests_properties(overlapped_event_article003_bug2 PROPERTIES
+                     PASS_REGULAR_EXPRESSION "FAIL crosstalk: ")

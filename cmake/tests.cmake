@@ -52,6 +52,13 @@ add_test(NAME doc_quotes
          COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -P
                  ${CMAKE_SOURCE_DIR}/cmake/check-doc-quotes.cmake)
 set_tests_properties(doc_quotes PROPERTIES LABELS "fast;docs")
+# The pitfall boxes of the guides name the tests that guard each fix; this
+# fails when a box is malformed or names a test this build does not have.
+add_test(NAME doc_pitfalls
+         COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -DBUILD_DIR=${CMAKE_BINARY_DIR}
+                 -DCTEST=${CMAKE_CTEST_COMMAND} -DCONFIG=$<CONFIG> -P
+                 ${CMAKE_SOURCE_DIR}/cmake/check-doc-pitfalls.cmake)
+set_tests_properties(doc_pitfalls PROPERTIES LABELS "fast;docs")
 
 # The comparison mode end to end on one small server run: it starts the
 # server, runs two short scenarios, stops it, writes the table, CSV and SVG.
