@@ -167,7 +167,7 @@ static int gather_one(check_ctx *k, conn *c, const unsigned char *want, size_t w
     if (f.header.type != PROTO_ECHO)
         return xchg_unexpected(&k->why, "wrong reply", &f);
     for (i = 0; i < sizeof head - 1 && i < f.header.length; i++)
-        head[i] = (f.payload[i] >= 0x20 && f.payload[i] < 0x7f) ? (char)f.payload[i] : '.';
+        head[i] = (char)(f.payload[i] >= 0x20 && f.payload[i] < 0x7f ? f.payload[i] : '.');
     head[i] = '\0';
     errmsg_diff(&k->why, "reply differs", f.raw, f.raw_len, want, want_len);
     errmsg_prefix(&k->why, "reply begins \"%s\"", head);

@@ -132,7 +132,7 @@ static int bp_drain_step(check_ctx *k, bp_state *b, uint64_t *deadline)
     if (rc <= 0)
         return rc < 0 ? -1 : errmsg_set(&k->why, "timed out with %lu of %lu replies read",
                                         (unsigned long)b->replies,
-                                        (unsigned long)(b->sent_frames + (b->off > 0)));
+                                        (unsigned long)b->sent_frames + (b->off > 0));
     rev = plat_pollset_revents(b->c.ps, 0);
     if ((rev & PLAT_OUT) && b->off > 0 && bp_send_some(k, b) < 0)
         return -1;
@@ -147,7 +147,7 @@ static int bp_drain_step(check_ctx *k, bp_state *b, uint64_t *deadline)
         if (b->c.eof || b->c.reset)
             return errmsg_set(&k->why, "the server closed the connection after %lu of %lu replies",
                               (unsigned long)b->replies,
-                              (unsigned long)(b->sent_frames + (b->off > 0)));
+                              (unsigned long)b->sent_frames + (b->off > 0));
     }
     return 0;
 }

@@ -219,16 +219,16 @@ static int take_replies(load_run *r, load_conn *c)
 /* The server closed (FIN or reset) before every reply was in. */
 static void peer_closed(load_run *r, load_conn *c, int err)
 {
-    char why[256];
-    char when[96];
+    char what[256];
+    char why[96];
 
     if (err != 0)
-        plat_err_format(why, sizeof why, "recv", r->addr->text, err);
+        plat_err_format(what, sizeof what, "recv", r->addr->text, err);
     else
-        strcpy(why, "the server closed the connection");
-    snprintf(when, sizeof when, "after %lu replies, %lu outstanding",
+        strcpy(what, "the server closed the connection");
+    snprintf(why, sizeof why, "after %lu replies, %lu outstanding",
              (unsigned long)c->next_recv, (unsigned long)outstanding(c));
-    load_conn_fail(r, c, why, when);
+    load_conn_fail(r, c, what, why);
 }
 
 /* One recv (one system call per readiness: under Wine each costs a trip to

@@ -84,6 +84,7 @@ static int run_with_server(client_ctx *cx)
     char extra[64];
     char why[256];
     errmsg e;
+    int status;
 
     if (server_start(&srv, o->server, server_extra_args(o, extra, sizeof extra), &e) != 0) {
         fprintf(stderr, "client: --server: %s\n", e.text);
@@ -95,7 +96,9 @@ static int run_with_server(client_ctx *cx)
         return 1;
     }
     cx->server = &srv;
-    return finish_server(o, &srv, run_command(cx));
+    status = finish_server(o, &srv, run_command(cx));
+    cx->server = NULL;   /* srv ends here; cx belongs to the caller */
+    return status;
 }
 
 static int run(const client_opts *o)

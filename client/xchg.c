@@ -48,8 +48,9 @@ int xchg_unexpected(errmsg *e, const char *what, const frame *f)
     size_t i, n = h->length < 80 ? h->length : 80;
     char text[81];
 
+    /* cppcheck-suppress knownConditionTrueFalse ; n is 0 only for some callers */
     for (i = 0; i < n; i++)   /* printable ASCII only, for the message */
-        text[i] = (f->payload[i] >= 0x20 && f->payload[i] < 0x7f) ? (char)f->payload[i] : '?';
+        text[i] = (char)(f->payload[i] >= 0x20 && f->payload[i] < 0x7f ? f->payload[i] : '?');
     text[n] = '\0';
     if (h->type == PROTO_ERROR)
         return errmsg_set(e, "%s: got an ERROR frame \"%s\"", what, text);

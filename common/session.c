@@ -133,9 +133,9 @@ static void queue_drop_tail(session *s, size_t len)
     queue_trim_head(s);
 }
 
-/* Remembers where a committed frame ends, so frames_out counts it when the
- * send that carries its last byte completes (SPEC rule 7). */
-static int remember_frame_end(session *s)
+/* Remembers where a frame ends, so frames_out counts it when the send that
+ * carries its last byte completes (SPEC rule 7). */
+static int remember_frame_end(session *s, uint64_t end)
 {
     if (s->ends_count == s->ends_cap) {
         size_t cap = s->ends_cap == 0 ? 8 : s->ends_cap * 2, i;
@@ -149,18 +149,22 @@ static int remember_frame_end(session *s)
         s->ends_head = 0;
         s->ends_cap = cap;
     }
-    s->frame_ends[(s->ends_head + s->ends_count) % s->ends_cap] = s->committed_total;
+    s->frame_ends[(s->ends_head + s->ends_count) % s->ends_cap] = end;
     s->ends_count++;
     return 0;
 }
 
-/* The staged bytes become a reply the model may send. */
+/* The staged bytes become a reply the model may send. Its end is
+ * remembered first: when that fails, the reply stays staged for
+ * fail_memory to drop, rather than go out uncounted in frames_out. */
 static int commit_frame(session *s)
 {
+    if (remember_frame_end(s, s->committed_total + s->staged) != 0)
+        return -1;
     s->unsent += s->staged;
     s->committed_total += s->staged;
     s->staged = 0;
-    return remember_frame_end(s);
+    return 0;
 }
 
 /* Out of memory: what is committed still goes out; nothing more is read. */

@@ -12,6 +12,15 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v clang >/dev/null 2>&1 || need+=(clang)
+# The native-asan build (libFuzzer and the sanitizer runtimes of the default
+# clang) and the static analysis (cppcheck, clang-tidy; python3 drives them).
+if ! command -v clang >/dev/null 2>&1 \
+    || [ ! -e "$(clang --print-runtime-dir)/libclang_rt.fuzzer-x86_64.a" ]; then
+    need+=(libclang-rt-dev)
+fi
+command -v cppcheck >/dev/null 2>&1 || need+=(cppcheck)
+command -v clang-tidy >/dev/null 2>&1 || need+=(clang-tidy)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
