@@ -26,17 +26,22 @@
  * Limits: one select() call walks every socket in its sets, so its cost
  * grows with the set size (under Wine about 134 ms for 8000 idle sockets);
  * a set holds FD_SETSIZE sockets, and past one set the server adds
- * threads: --max-clients (default 10000) at 1000 connections per thread,
- * so ten threads by default. select() cannot wait for an event, so a
- * thread is woken (new sockets, stop) by a datagram to its own UDP socket.
+ * threads: --max-clients (default 10000) at FD_SETSIZE - 2 connections
+ * per thread, so ten threads by default. select() cannot wait for an
+ * event, so a thread is woken (new sockets, stop) by a datagram to its
+ * own UDP socket.
  */
 
 /* Winsock's fd_set is an array of up to FD_SETSIZE sockets plus a count,
  * not the BSD bitmap indexed by descriptor, and FD_SETSIZE is 64 unless
  * defined before winsock2.h is first included (server.h includes it).
- * 1024 holds a thread's THREAD_CONNS_MAX connections, its wake-up socket
- * and the listener. */
+ * The build sets it (CMake: WSM_SELECT_FD_SETSIZE, default 1024) so that
+ * a lab can lower and raise it; 1024 when built without CMake. */
+#ifndef FD_SETSIZE
 #define FD_SETSIZE 1024
+#endif
+#define STRINGIFY_ARG(x) #x
+#define STRINGIFY(x) STRINGIFY_ARG(x)   /* the value of x, not its name */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +49,9 @@
 
 #include "server.h"
 
-#define THREAD_CONNS_MAX 1000   /* connections per select thread */
+/* A thread's read set holds its connections, its wake-up socket and, in
+ * thread 0, the listener; set_add relies on this. */
+#define THREAD_CONNS_MAX (FD_SETSIZE - 2)   /* connections per select thread */
 #define RECV_SIZE (64u * 1024u) /* one buffer per thread: its sessions copy what they keep */
 #define ACCEPT_BURST 64         /* accepts per round, so thread 0 still serves its own */
 #define ACCEPT_PAUSE_MS 100     /* out of sockets: leave the listener alone this long */
@@ -52,16 +59,16 @@
 #define LINGER_BYTES (1u << 20) /* and how much of it */
 #define SELECT_STACK (64u * 1024u)
 
-/* A thread's read set holds its connections, its wake-up socket and, in
- * thread 0, the listener; set_add relies on this. */
-#if THREAD_CONNS_MAX + 2 > FD_SETSIZE
-#error "a select thread's sockets must fit in one fd_set"
+#if FD_SETSIZE < 3
+#error "FD_SETSIZE must leave room for a connection beside the wake-up socket and the listener"
 #endif
 
 static const server_model select_model = {
-    "select", "non-blocking sockets and select(), up to 1000 connections per thread",
+    "select", "non-blocking sockets and select(), FD_SETSIZE - 2 connections per thread"
+    " (FD_SETSIZE " STRINGIFY(FD_SETSIZE) ")",
     10000, 0,
-    "select threads at most, 1000 connections each; unset (0): as many as --max-clients needs",
+    "select threads at most, FD_SETSIZE - 2 connections each; unset (0): as many as "
+    "--max-clients needs",
     NULL
 };
 
@@ -244,6 +251,8 @@ static int threads_alloc(select_server *ss)
     int n = ss->base.opt.threads > 0 ? ss->base.opt.threads
                                      : (max + THREAD_CONNS_MAX - 1) / THREAD_CONNS_MAX;
 
+    log_info("%d select threads of %d connections each (FD_SETSIZE %d)", n,
+             THREAD_CONNS_MAX, FD_SETSIZE);
     if ((int64_t)n * THREAD_CONNS_MAX < max)
         log_info("--threads %d holds %d connections; more are refused", n,
                  n * THREAD_CONNS_MAX);

@@ -59,6 +59,16 @@ add_test(NAME doc_pitfalls
                  -DCTEST=${CMAKE_CTEST_COMMAND} -DCONFIG=$<CONFIG> -P
                  ${CMAKE_SOURCE_DIR}/cmake/check-doc-pitfalls.cmake)
 set_tests_properties(doc_pitfalls PROPERTIES LABELS "fast;docs")
+# docs/README.md, docs/protocol.md and the lab handouts: their links lead
+# somewhere, and every command block of a handout runs as written under
+# Wine, against this build (cmake/check-labs.sh says how).
+if(CMAKE_CROSSCOMPILING AND WINE_LOADER)
+    add_test(NAME doc_labs
+             COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/check-labs.sh ${CMAKE_SOURCE_DIR}
+                     ${CMAKE_BINARY_DIR})
+    set_tests_properties(doc_labs PROPERTIES LABELS "docs" FIXTURES_REQUIRED wine
+                         TIMEOUT 600)
+endif()
 
 # The comparison mode end to end on one small server run: it starts the
 # server, runs two short scenarios, stops it, writes the table, CSV and SVG.
