@@ -2,23 +2,25 @@
 # stress_iocp_server_1000). Included by cmake/tests.cmake; wsm_client_test
 # runs `client ARGS --server iocp_server.exe`. See docs/06_iocp.md.
 
-# The two switches a reader can turn on (docs/06_iocp.md, "Options"): the
-# whole conformance battery again with GetQueuedCompletionStatusEx batching,
-# and with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (operations that succeed at
-# once are finished inline, with no completion packet).
+# The two switches a reader can flip (docs/06_iocp.md, "Options"): the
+# whole conformance battery again with GetQueuedCompletionStatusEx batching
+# (off by default), and without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (on by
+# default: operations that succeed at once are finished inline, with no
+# completion packet; noskip gives every operation its packet).
 wsm_server_test(check_iocp_server_batch iocp_server "--opt batch" "fast;conformance" 300
                 check)
-wsm_server_test(check_iocp_server_skip iocp_server "--opt skip" "fast;conformance" 300
+wsm_server_test(check_iocp_server_noskip iocp_server "--opt noskip" "fast;conformance" 300
                 check)
 
 # Shutdown with operations pending: the stop check sets the stop event while
 # ten connections are open (idle, inside a frame, after an echo), so a
 # zero-byte or real WSARecv is pending on each and the AcceptEx pool is
 # posted; the server must cancel them all, wait for every completion, and
-# exit 0 within 5 s with connections_current=0. Run with both switches on,
-# where inline completions and batched dequeues change the order of events.
-wsm_server_test(iocp_stop_pending iocp_server "--opt batch --opt skip" "fast" 300
-                check --only stop)
+# exit 0 within 5 s with connections_current=0. Run with batching on as
+# well as the default inline completions, which change the order of events;
+# stop_busy stops it again with sends pending behind unread replies.
+wsm_server_test(iocp_stop_pending iocp_server "--opt batch" "fast" 300
+                check --only stop,stop_busy)
 
 # Many closes at once while receives are pending: 300 connections close
 # together, every third by reset, so completions with errors (64, 676, 995)

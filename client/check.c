@@ -14,7 +14,8 @@ struct check_def {
     check_fn fn;
 };
 
-/* In SPEC order; stop is last because it ends the server. */
+/* In SPEC order; stop is last because it ends the server (stop_busy starts
+ * and stops a server of its own). */
 static const struct check_def checks[] = {
     { "stats", check_stats },
     { "echo_sizes", check_echo_sizes },
@@ -29,6 +30,7 @@ static const struct check_def checks[] = {
     { "churn", check_churn },
     { "backpressure", check_backpressure },
     { "max_clients", check_max_clients },
+    { "stop_busy", check_stop_busy },
     { "stop", check_stop }
 };
 
@@ -316,6 +318,8 @@ int cmd_check(const client_ctx *cx)
     k.addr = &cx->addr;
     k.timeout_ms = cx->opts->timeout_ms;
     k.server = cx->server;
+    k.server_cmd = cx->opts->server;
+    k.host = cx->opts->host;
     for (i = 0; i < CHECK_COUNT; i++) {
         check_result r;
 

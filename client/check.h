@@ -25,6 +25,8 @@ typedef struct check_ctx {
     const plat_addr *addr;
     unsigned timeout_ms;
     server_run *server;      /* NULL without --server */
+    const char *server_cmd;  /* --server's command, for a check that needs its own */
+    const char *host;        /* --host */
     errmsg why;
 } check_ctx;
 
@@ -69,6 +71,7 @@ check_result check_simultaneous(check_ctx *k);
 check_result check_churn(check_ctx *k);
 check_result check_backpressure(check_ctx *k);
 check_result check_max_clients(check_ctx *k);
+check_result check_stop_busy(check_ctx *k);
 check_result check_stop(check_ctx *k);
 
 #endif

@@ -86,7 +86,7 @@ void opts_usage(FILE *f)
           "  --only NAME[,NAME] run only these checks (stats, echo_sizes, split,\n"
           "                     coalesced, protocol_errors, half_close, partial_fin,\n"
           "                     reset_mid_frame, crosstalk, simultaneous, churn,\n"
-          "                     backpressure, max_clients, stop)\n"
+          "                     backpressure, max_clients, stop_busy, stop)\n"
           "\n"
           "exit status: 0 success, 1 failure, 2 usage error\n", f);
 }
