@@ -12,12 +12,12 @@ wsm_server_test(select_threads_check select_server "--threads 4" "fast;conforman
 
 # One thread with a full set: 1000 connections in one select() call.
 wsm_server_test(stress_select_one_set select_server "--threads 1 --max-clients 1000"
-                "stress" 600 load --conns 1000 --msgs 10 --size 64)
+                "load" 600 load --conns 1000 --msgs 10 --size 64)
 
 # Past one set: 3000 connections spread over the default ten threads
 # (least loaded first), with pipelined 4 KiB frames so that partial sends
 # and the write set are used. Client and server share one Wine prefix,
 # which holds about 9,900 sockets (REFERENCE.md section 4): 3000 is safe
 # here; the 10,000-connection run needs the client in a second prefix.
-wsm_client_test(stress_select_server_3000 select_server "stress" 900
+wsm_client_test(stress_select_server_3000 select_server "load" 900
                 load --conns 3000 --msgs 10 --size 4096 --pipeline 4)

@@ -19,5 +19,6 @@ int cmd_load(const client_ctx *cx);
 int cmd_check(const client_ctx *cx);
 int cmd_idle(const client_ctx *cx);
 int cmd_compare(const client_ctx *cx);
+int cmd_stress(const client_ctx *cx);
 
 #endif

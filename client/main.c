@@ -18,6 +18,7 @@ static int run_command(const client_ctx *cx)
     case CMD_CHECK: return cmd_check(cx);
     case CMD_IDLE: return cmd_idle(cx);
     case CMD_COMPARE: return cmd_compare(cx);
+    case CMD_STRESS: return cmd_stress(cx);
     default: return 2;
     }
 }
@@ -65,13 +66,16 @@ static int finish_server(const client_opts *o, server_run *srv, int status)
  * check needs a limit it can reach quickly. idle must not be refused by a
  * server's default limit (blocking's is 1000): its STATS connection is held
  * with the CONNS, so CONNS + 1, unless the user chose a limit (the server
- * takes the last --max-clients, which would be ours). */
+ * takes the last --max-clients, which would be ours). stress with --conns
+ * likewise, CONNS + 2: its own STATS may come while the server still
+ * counts the CONNS and the STATS connection of idle (the hold scenario). */
 static const char *server_extra_args(const client_opts *o, char *buf, size_t cap)
 {
     if (o->cmd == CMD_CHECK)
         return "--max-clients 200";
-    if (o->cmd == CMD_IDLE && strstr(o->server, "--max-clients") == NULL) {
-        snprintf(buf, cap, "--max-clients %u", o->conns + 1);
+    if ((o->cmd == CMD_IDLE || (o->cmd == CMD_STRESS && o->conns_given))
+        && strstr(o->server, "--max-clients") == NULL) {
+        snprintf(buf, cap, "--max-clients %u", o->conns + (o->cmd == CMD_STRESS ? 2 : 1));
         return buf;
     }
     return "";

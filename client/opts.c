@@ -21,6 +21,8 @@ void opts_usage(FILE *f)
           "                   key=value figures; exit 1 unless all were held and echoed\n"
           "  compare          start each server of --bin in turn and run every scenario\n"
           "                   against it; a Markdown table on stdout, CSV and SVG in --out\n"
+          "  stress           one fault or load scenario (--scenario); ends with one line\n"
+          "                   scenario= result=PASS|FAIL ...; exit 1 on FAIL\n"
           "\n"
           "common options:\n"
           "  --host ADDR        server address (default 127.0.0.1)\n"
@@ -88,6 +90,27 @@ void opts_usage(FILE *f)
           "                     reset_mid_frame, crosstalk, simultaneous, churn,\n"
           "                     backpressure, max_clients, stop_busy, stop)\n"
           "\n"
+          , f);
+    fputs("stress options (docs/reliability.md):\n"
+          "  --scenario NAME    hold: --conns (10000) connections open at once, each\n"
+          "                       echoing before and after 2 s idle, then all closed\n"
+          "                     churn: --conns (1000) connect/echo/close cycles per round\n"
+          "                     resets: --conns (1000) connections per round, reset at\n"
+          "                       once with input half parsed and replies unread\n"
+          "                     kill: --conns (200) connections per round in 4 child\n"
+          "                       processes killed while each has half a frame sent\n"
+          "                     garbage: --conns (100) connections per round sending\n"
+          "                       valid frames and then bytes that break the protocol\n"
+          "                     slow: one connection that never reads beside --conns (50)\n"
+          "                       fast clients, each phase --duration (3) seconds\n"
+          "                     stop: --conns (1000) busy connections when the --server\n"
+          "                       is stopped after --duration (2) seconds\n"
+          "  --rounds N         measured rounds after a warm-up round (hold 2, churn 10,\n"
+          "                     resets, kill and garbage 5); every figure must then be\n"
+          "                     back to the baseline taken after the warm-up\n"
+          "  (with --server and --conns, stress adds --max-clients CONNS+2: the CONNS\n"
+          "  and the STATS connections, as idle does)\n"
+          "\n"
           "exit status: 0 success, 1 failure, 2 usage error\n", f);
 }
 
@@ -139,6 +162,8 @@ static client_cmd command_of(const char *word)
         return CMD_IDLE;
     if (strcmp(word, "compare") == 0)
         return CMD_COMPARE;
+    if (strcmp(word, "stress") == 0)
+        return CMD_STRESS;
     return CMD_NONE;
 }
 
@@ -154,15 +179,18 @@ struct opt_def {
 
 static const struct opt_def opt_defs[] = {
     { "--host", 0, "" }, { "--port", 0, "" }, { "--timeout", 0, "" }, { "--server", 0, "" },
-    { "--conns", CMD_BIT(CMD_LOAD) | CMD_BIT(CMD_IDLE), "load and idle" },
-    { "--msgs", CMD_BIT(CMD_LOAD), "load" }, { "--duration", CMD_BIT(CMD_LOAD), "load" },
+    { "--conns", CMD_BIT(CMD_LOAD) | CMD_BIT(CMD_IDLE) | CMD_BIT(CMD_STRESS),
+      "load, idle and stress" },
+    { "--msgs", CMD_BIT(CMD_LOAD), "load" },
+    { "--duration", CMD_BIT(CMD_LOAD) | CMD_BIT(CMD_STRESS), "load and stress" },
     { "--size", CMD_BIT(CMD_LOAD), "load" }, { "--sizes", CMD_BIT(CMD_LOAD), "load" },
     { "--pipeline", CMD_BIT(CMD_LOAD), "load" }, { "--abort-every", CMD_BIT(CMD_LOAD), "load" },
     { "--seconds", CMD_BIT(CMD_IDLE), "idle" },
     { "--bin", CMD_BIT(CMD_COMPARE), "compare" }, { "--launcher", CMD_BIT(CMD_COMPARE), "compare" },
     { "--servers", CMD_BIT(CMD_COMPARE), "compare" },
     { "--scenarios", CMD_BIT(CMD_COMPARE), "compare" },
-    { "--out", CMD_BIT(CMD_COMPARE), "compare" }, { "--quick", CMD_BIT(CMD_COMPARE), "compare" }, { "--only", CMD_BIT(CMD_CHECK), "check" }
+    { "--out", CMD_BIT(CMD_COMPARE), "compare" }, { "--quick", CMD_BIT(CMD_COMPARE), "compare" }, { "--only", CMD_BIT(CMD_CHECK), "check" },
+    { "--scenario", CMD_BIT(CMD_STRESS), "stress" }, { "--rounds", CMD_BIT(CMD_STRESS), "stress" }
 };
 
 #define OPT_COUNT (sizeof opt_defs / sizeof opt_defs[0])
@@ -228,6 +256,10 @@ static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
         o->scenarios = v;
     else if (strcmp(name, "--out") == 0)
         o->out_dir = v;
+    else if (strcmp(name, "--scenario") == 0)
+        o->scenario = v;
+    else if (strcmp(name, "--rounds") == 0 && (rc = parse_number(name, v, 1, 1000, 1, &n, e)) == 0)
+        o->rounds = (unsigned)n;
     else if (strcmp(name, "--port") == 0 && (rc = parse_number(name, v, 1, 65535, 1, &n, e)) == 0)
         o->port = (unsigned)n;
     else if (strcmp(name, "--timeout") == 0 && (rc = parse_number(name, v, 0.1, 3600, 1000, &n, e)) == 0)
@@ -311,6 +343,21 @@ static int take_word(client_opts *o, char **argv, int i, errmsg *e)
     return 0;
 }
 
+/* The stress scenarios (cmd_stress.c); kill-child is the kill scenario's
+ * child process, started by the client itself. */
+static int stress_scenario_known(const char *name)
+{
+    static const char *const names[] = {
+        "hold", "churn", "resets", "kill", "garbage", "slow", "stop", "kill-child"
+    };
+    size_t i;
+
+    for (i = 0; name != NULL && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int check_combination(const client_opts *o, const struct parse_state *ps, errmsg *e)
 {
     size_t i;
@@ -327,6 +374,9 @@ static int check_combination(const client_opts *o, const struct parse_state *ps,
         return errmsg_set(e, "compare starts the servers of --bin itself; --server does not apply");
     if (o->cmd == CMD_IDLE && !ps->conns_set)
         return errmsg_set(e, "idle needs --conns N");
+    if (o->cmd == CMD_STRESS && !stress_scenario_known(o->scenario))
+        return errmsg_set(e, "stress needs --scenario NAME: hold, churn, resets, kill, garbage, "
+                          "slow or stop");
     if (ps->msgs_set && o->duration_ms > 0)
         return errmsg_set(e, "give --msgs or --duration, not both");
     if (ps->size_set && ps->sizes_set)
@@ -353,6 +403,7 @@ int opts_parse(int argc, char **argv, client_opts *o, errmsg *e)
 
     opts_defaults(o);
     memset(&ps, 0, sizeof ps);
+    o->self = argv[0];
     if (wants_help(argc, argv)) {
         o->help = 1;
         return 0;
@@ -371,6 +422,7 @@ int opts_parse(int argc, char **argv, client_opts *o, errmsg *e)
         if (rc != 0)
             return -1;
     }
+    o->conns_given = ps.conns_set;
     if (!ps.sizes_set) {   /* the load command reads only the list */
         o->sizes[0] = o->size;
         o->size_count = 1;

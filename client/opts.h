@@ -17,7 +17,8 @@ typedef enum client_cmd {
     CMD_LOAD,
     CMD_CHECK,
     CMD_IDLE,
-    CMD_COMPARE
+    CMD_COMPARE,
+    CMD_STRESS
 } client_cmd;
 
 typedef struct client_opts {
@@ -47,6 +48,11 @@ typedef struct client_opts {
     int quick;                /* --quick: short durations, smaller counts */
     /* check */
     const char *only;         /* comma-separated check names, or NULL */
+    /* stress */
+    const char *scenario;     /* --scenario NAME */
+    unsigned rounds;          /* --rounds: measured rounds, 0: the scenario's default */
+    int conns_given;          /* --conns was given (else the scenario's default) */
+    const char *self;         /* argv[0]: the kill scenario starts this program again */
     /* send */
     char **texts;
     int text_count;

@@ -1,5 +1,6 @@
 # CTest: the Wine fixtures, the unit tests and the conformance battery.
-# Labels: fast (default run), stress (large counts; still bounded).
+# Labels: fast and load (default run), stress (large counts, still bounded;
+# left out of the default run, `scripts/test.sh --stress` runs them).
 if(CMAKE_CROSSCOMPILING AND WINE_LOADER)
     add_test(NAME wine_start
              COMMAND ${CMAKE_SOURCE_DIR}/cmake/wine-fixture.sh start ${WSM_WINEPREFIX})
@@ -37,7 +38,7 @@ endfunction()
 
 foreach(server ${WSM_SERVERS})
     wsm_client_test(check_${server} ${server} "fast;conformance" 300 check)
-    wsm_client_test(stress_${server}_1000 ${server} "stress" 600
+    wsm_client_test(stress_${server}_1000 ${server} "load" 600
                     load --conns 1000 --msgs 20 --size 64)
 endforeach()
 # Each model folder may add tests of its own in <dir>/tests.cmake.
@@ -46,6 +47,7 @@ foreach(dir ${WSM_MODEL_DIRS})
         include(${CMAKE_SOURCE_DIR}/${dir}/tests.cmake)
     endif()
 endforeach()
+include(${CMAKE_SOURCE_DIR}/cmake/stress.cmake)   # label stress: scripts/test.sh --stress
 
 # The reading guides quote the code; this fails when they drift apart.
 add_test(NAME doc_quotes

@@ -12,6 +12,7 @@ typedef struct err_entry {
 static const err_entry err_table[] = {
     { 6, "WSA_INVALID_HANDLE", "invalid handle" },
     { 8, "WSA_NOT_ENOUGH_MEMORY", "not enough memory" },
+    { 59, "ERROR_UNEXP_NET_ERR", "unexpected network error (a peer gone before its accept)" },
     { 64, "ERROR_NETNAME_DELETED", "the peer reset the connection" },
     { 87, "WSA_INVALID_PARAMETER", "invalid parameter" },
     { 258, "WAIT_TIMEOUT", "timed out" },
