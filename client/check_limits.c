@@ -79,24 +79,13 @@ check_result check_simultaneous(check_ctx *k)
     return CHECK_PASS;
 }
 
-/* Cycle i: connect, echo (not every 5th), close (every 3rd abortively). */
+/* Cycle i of churn (xchg_churn_cycle). */
 static int churn_cycle(check_ctx *k, unsigned i)
 {
     char text[32];
-    conn c;
 
-    if (ck_open(k, &c, SMALL_BUF) != 0)
-        return -1;
     snprintf(text, sizeof text, "churn %u", i);
-    if (i % 5 != 4 && xchg_echo(&c, text, (uint32_t)strlen(text), ck_deadline(k), &k->why) != 0) {
-        conn_close(&c);
-        return -1;
-    }
-    if (i % 3 == 2)
-        conn_abort(&c);
-    else
-        conn_close(&c);
-    return 0;
+    return xchg_churn_cycle(k->addr, text, i, SMALL_BUF, ck_deadline(k), &k->why);
 }
 
 /* What churn compares with its baseline: the connection count, the

@@ -36,25 +36,13 @@ size_t stress_echo_frame(unsigned char *buf, uint32_t size, uint32_t tag, uint32
     return PROTO_HEADER_SIZE + (size_t)size;
 }
 
-/* Cycle i: connect, echo (not every 5th), close (every 3rd by reset). */
+/* Cycle i of a churn round (xchg_churn_cycle). */
 static int churn_cycle(stress_ctx *s, unsigned round, unsigned i)
 {
     char text[48];
-    conn c;
 
-    if (conn_open(&c, &s->cx->addr, SMALL_BUF, stress_deadline(s), &s->why) != 0)
-        return -1;
     snprintf(text, sizeof text, "churn round %u cycle %u", round, i);
-    if (i % 5 != 4
-        && xchg_echo(&c, text, (uint32_t)strlen(text), stress_deadline(s), &s->why) != 0) {
-        conn_close(&c);
-        return -1;
-    }
-    if (i % 3 == 2)
-        conn_abort(&c);
-    else
-        conn_close(&c);
-    return 0;
+    return xchg_churn_cycle(&s->cx->addr, text, i, SMALL_BUF, stress_deadline(s), &s->why);
 }
 
 int stress_round_churn(stress_ctx *s, unsigned round)

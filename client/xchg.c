@@ -95,6 +95,24 @@ int xchg_echo(conn *c, const void *payload, uint32_t len, uint64_t deadline_ms, 
     return rc;
 }
 
+int xchg_churn_cycle(const plat_addr *addr, const char *text, unsigned i, size_t buf_cap,
+                     uint64_t deadline_ms, errmsg *e)
+{
+    conn c;
+
+    if (conn_open(&c, addr, buf_cap, deadline_ms, e) != 0)
+        return -1;
+    if (i % 5 != 4 && xchg_echo(&c, text, (uint32_t)strlen(text), deadline_ms, e) != 0) {
+        conn_close(&c);
+        return -1;
+    }
+    if (i % 3 == 2)
+        conn_abort(&c);
+    else
+        conn_close(&c);
+    return 0;
+}
+
 int xchg_stats_on(conn *c, char *text, size_t cap, size_t *len, uint64_t deadline_ms,
                   errmsg *e)
 {

@@ -22,6 +22,12 @@ int xchg_expect_frame(conn *c, const unsigned char *want, size_t want_len,
 /* Sends an ECHO frame with payload and checks the reply is identical. */
 int xchg_echo(conn *c, const void *payload, uint32_t len, uint64_t deadline_ms, errmsg *e);
 
+/* One churn cycle i, as check and stress run them: connect, echo text
+ * (not every 5th cycle: a connection that closes without a word), close
+ * (every 3rd by reset). */
+int xchg_churn_cycle(const plat_addr *addr, const char *text, unsigned i, size_t buf_cap,
+                     uint64_t deadline_ms, errmsg *e);
+
 /* Big-endian 32-bit numbers in a payload, as load and idle frames carry
  * their connection id and sequence or round. */
 void xchg_put_be32(unsigned char *p, uint32_t v);
