@@ -188,13 +188,8 @@ static unsigned char *coalesced_build(size_t off[COALESCED_FRAMES + 1])
         off[i + 1] = off[i] + PROTO_HEADER_SIZE + coalesced_size(i);
     buf = (unsigned char *)malloc(off[COALESCED_FRAMES]);
     for (i = 0; buf != NULL && i < COALESCED_FRAMES; i++) {
-        proto_header h;
-
-        h.length = coalesced_size(i);
-        h.type = PROTO_ECHO;
-        h.flags = 0;
-        proto_header_encode(&h, buf + off[i]);
-        ck_pattern(buf + off[i] + PROTO_HEADER_SIZE, h.length, i);
+        xchg_put_echo_header(buf + off[i], coalesced_size(i));
+        ck_pattern(buf + off[i] + PROTO_HEADER_SIZE, coalesced_size(i), i);
     }
     return buf;
 }

@@ -129,12 +129,7 @@ check_result check_protocol_errors(check_ctx *k)
 /* Header announcing `announce` bytes, then `have` of them. */
 static size_t partial_build(unsigned char *buf, uint32_t announce, uint32_t have)
 {
-    proto_header h;
-
-    h.length = announce;
-    h.type = PROTO_ECHO;
-    h.flags = 0;
-    proto_header_encode(&h, buf);
+    xchg_put_echo_header(buf, announce);
     ck_pattern(buf + PROTO_HEADER_SIZE, have, 99);
     return PROTO_HEADER_SIZE + have;
 }

@@ -27,12 +27,8 @@ typedef struct bp_state {
 
 static void bp_make(unsigned char *f, uint32_t seq)
 {
-    proto_header h;
 
-    h.length = BP_PAYLOAD;
-    h.type = PROTO_ECHO;
-    h.flags = 0;
-    proto_header_encode(&h, f);
+    xchg_put_echo_header(f, BP_PAYLOAD);
     f[8] = (unsigned char)(seq >> 24);
     f[9] = (unsigned char)(seq >> 16);
     f[10] = (unsigned char)(seq >> 8);

@@ -356,13 +356,9 @@ check_result check_max_clients(check_ctx *k)
 static int stop_prepare(check_ctx *k, conn *cs)
 {
     unsigned char part[PROTO_HEADER_SIZE + 10];
-    proto_header h;
     int i;
 
-    h.length = 100;
-    h.type = PROTO_ECHO;
-    h.flags = 0;
-    proto_header_encode(&h, part);
+    xchg_put_echo_header(part, 100);
     memset(part + PROTO_HEADER_SIZE, 'p', 10);
     if (open_many(k, cs, STOP_CONNS) != 0)
         return -1;

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "server.h"
+#include "xchg.h"
 
 #define SB_CONNS 8
 #define SB_PAYLOAD 16384u
@@ -150,14 +151,10 @@ static int sb_run(check_ctx *k, server_run *srv, sb_conn *s, const unsigned char
 static unsigned char *sb_frame(void)
 {
     unsigned char *f = (unsigned char *)malloc(SB_FRAME);
-    proto_header h;
 
     if (f == NULL)
         return NULL;
-    h.length = SB_PAYLOAD;
-    h.type = PROTO_ECHO;
-    h.flags = 0;
-    proto_header_encode(&h, f);
+    xchg_put_echo_header(f, SB_PAYLOAD);
     ck_pattern(f + PROTO_HEADER_SIZE, SB_PAYLOAD, 5);
     return f;
 }

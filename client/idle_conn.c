@@ -14,13 +14,9 @@
 static void build_echo(unsigned char *f, uint32_t id, uint32_t round)
 {
     unsigned char *p = f + PROTO_HEADER_SIZE;
-    proto_header h;
     size_t i;
 
-    h.length = IDLE_PAYLOAD;
-    h.type = PROTO_ECHO;
-    h.flags = 0;
-    proto_header_encode(&h, f);
+    xchg_put_echo_header(f, IDLE_PAYLOAD);
     xchg_put_be32(p, id);
     xchg_put_be32(p + 4, round);
     for (i = 8; i < IDLE_PAYLOAD; i++)

@@ -103,12 +103,8 @@ static void refill(load_run *r, load_conn *c)
     while (outstanding(c) < r->opts->pipeline && wants_more(r, c)
            && r->out_cap - c->out_len >= PROTO_HEADER_SIZE + payload) {
         unsigned char *f = c->out + c->out_len;
-        proto_header h;
 
-        h.length = (uint32_t)payload;
-        h.type = PROTO_ECHO;
-        h.flags = 0;
-        proto_header_encode(&h, f);
+        xchg_put_echo_header(f, (uint32_t)payload);
         load_payload(f + PROTO_HEADER_SIZE, payload, c->id, c->next_send);
         c->sent_us[c->next_send % r->opts->pipeline] = now;
         c->next_send++;

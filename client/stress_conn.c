@@ -22,13 +22,9 @@ uint64_t stress_deadline(const stress_ctx *s)
 
 size_t stress_echo_frame(unsigned char *buf, uint32_t size, uint32_t tag, uint32_t seq)
 {
-    proto_header h;
     uint32_t i;
 
-    h.length = size;
-    h.type = PROTO_ECHO;
-    h.flags = 0;
-    proto_header_encode(&h, buf);
+    xchg_put_echo_header(buf, size);
     xchg_put_be32(buf + PROTO_HEADER_SIZE, tag);
     xchg_put_be32(buf + PROTO_HEADER_SIZE + 4, seq);
     for (i = 8; i < size; i++)

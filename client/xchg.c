@@ -14,6 +14,16 @@ unsigned char *xchg_build(uint16_t type, const void *payload, uint32_t len, size
     return buf;
 }
 
+void xchg_put_echo_header(unsigned char *f, uint32_t len)
+{
+    proto_header h;
+
+    h.length = len;
+    h.type = PROTO_ECHO;
+    h.flags = 0;
+    proto_header_encode(&h, f);
+}
+
 void xchg_put_be32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)(v >> 24);

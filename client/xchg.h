@@ -28,6 +28,9 @@ int xchg_echo(conn *c, const void *payload, uint32_t len, uint64_t deadline_ms, 
 int xchg_churn_cycle(const plat_addr *addr, const char *text, unsigned i, size_t buf_cap,
                      uint64_t deadline_ms, errmsg *e);
 
+/* Writes the header of an ECHO frame of len payload bytes at f. */
+void xchg_put_echo_header(unsigned char *f, uint32_t len);
+
 /* Big-endian 32-bit numbers in a payload, as load and idle frames carry
  * their connection id and sequence or round. */
 void xchg_put_be32(unsigned char *p, uint32_t v);
