@@ -30,8 +30,11 @@
  * the wineserver's descriptors bound the total (REFERENCE.md section 4).
  * An operation that succeeds at once is finished inline, with no packet
  * (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS); --opt noskip turns that off, so
- * every operation queues a packet. --opt batch turns on
- * GetQueuedCompletionStatusEx (up to 64 completions per call).
+ * every operation queues a packet. The receive planned after a packet
+ * is deferred by its worker and posted a little later, when it is more
+ * likely to find its data; --opt nodefer posts every receive at once.
+ * --opt batch turns on GetQueuedCompletionStatusEx (up to 64 completions
+ * per call).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +60,7 @@
 #define SWEEP_MS 250              /* how often the main thread looks for idle receives */
 #define STOP_WAIT_MS 4000         /* SPEC: stopped within 5 s */
 #define CANCEL_CHUNK 64           /* stop: cancels per hold of the server lock */
+#define DEFER_MAX 16              /* receives a worker defers, and packets they wait for */
 
 #ifndef ERROR_HANDLES_CLOSED
 #define ERROR_HANDLES_CLOSED 676L   /* not in every SDK's winerror.h */
@@ -64,11 +68,13 @@
 
 /* The switches a reader can flip to see what each feature buys: batching
  * is off by default (under Wine it measured no better), skipping the
- * packet of an operation that succeeds at once is on. */
-enum { SWITCH_BATCH = 1u << 0, SWITCH_NOSKIP = 1u << 1 };
+ * packet of an operation that succeeds at once and deferring receives
+ * are on. */
+enum { SWITCH_BATCH = 1u << 0, SWITCH_NOSKIP = 1u << 1, SWITCH_NODEFER = 1u << 2 };
 static const server_switch iocp_switches[] = {
     { "batch", "GetQueuedCompletionStatusEx: up to 64 completions per call" },
     { "noskip", "no FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: a packet for every operation" },
+    { "nodefer", "every receive posted at once, none deferred by its worker" },
     { NULL, NULL }
 };
 
@@ -128,6 +134,7 @@ typedef struct iocp_server {
     LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
     int batch;                /* --opt batch */
     int skip;                 /* not --opt noskip */
+    int defer;                /* not --opt nodefer */
     counter_t stopping;       /* 1 once the stop began: post nothing new */
     counter_t posting;        /* threads between reading stopping and posting */
     SRWLOCK lock;             /* guards conns, live_count, accepts_pending, posted */
@@ -283,6 +290,24 @@ typedef struct op_result {
     DWORD bytes, err;
 } op_result;
 
+/* A receive planned and not posted yet: see defer_recv(). */
+typedef struct deferred_recv {
+    conn *c;
+    WSABUF wb;
+} deferred_recv;
+
+/* A worker's own state, on its stack: the buffer of the recv() after a
+ * zero-byte receive (a worker's, not a connection's: idle connections
+ * hold none), and the receives it deferred. */
+typedef struct worker {
+    iocp_server *srv;
+    int defer;                /* receives may be deferred: not --opt nodefer, not flushing */
+    int count;                /* receives deferred */
+    int taken;                /* packets taken since the first of them was deferred */
+    deferred_recv deferred[DEFER_MAX];
+    char buf[RECV_SIZE];
+} worker;
+
 /* [step 5] start receiving: while the connection is idle, a zero-byte
  * WSARecv, which holds no buffer and completes when data (or FIN, or an
  * error) is there; while data flows, a real WSARecv into the connection's
@@ -290,7 +315,7 @@ typedef struct op_result {
  * once with no packet to come (a failure, or skip mode), its result in
  * *res. Once it is posted another worker may handle its completion and
  * free c, so c is not touched after the call. */
-static int issue_recv(conn *c, post_plan *p, op_result *res)
+static int issue_recv(conn *c, WSABUF *wb, op_result *res)
 {
     int skip = c->owner->skip;
     DWORD flags = 0, got = 0;
@@ -299,7 +324,7 @@ static int issue_recv(conn *c, post_plan *p, op_result *res)
     res->op = &c->recv_op;
     res->bytes = 0;
     res->err = 0;
-    if (WSARecv(c->sock, &p->wb, 1, &got, &flags, &c->recv_op.ov, NULL) == SOCKET_ERROR) {
+    if (WSARecv(c->sock, wb, 1, &got, &flags, &c->recv_op.ov, NULL) == SOCKET_ERROR) {
         res->err = (DWORD)WSAGetLastError();
         return res->err != WSA_IO_PENDING;
     }
@@ -520,16 +545,38 @@ static void conn_plan(conn *c, post_plan *p, int round)
                               : (LONG64)(GetTickCount64() + IDLE_MS));
 }
 
+/* A receive planned after a packet is not posted at once but by
+ * flush_deferred(), once the port is empty or DEFER_MAX more packets
+ * were taken. Posted right after the reply's send, a ping-pong
+ * connection's receive nearly always waits for the client's next frame,
+ * and under Wine a receive that waits costs about three more wineserver
+ * requests than one that finds its data (an APC to a worker, and a
+ * packet); a little later the frame is usually there. Until it is posted
+ * it counts in posting (step 12), like any plan. Returns 0 when it is to
+ * be posted now. */
+static int defer_recv(worker *w, conn *c, const WSABUF *wb)
+{
+    if (!w->defer || w->count == DEFER_MAX)
+        return 0;
+    counter_add(&w->srv->posting, 1);
+    if (w->count == 0)
+        w->taken = 0;
+    w->deferred[w->count].c = c;
+    w->deferred[w->count].wb = *wb;
+    w->count++;
+    return 1;
+}
+
 /* Posts the plan, without the lock; the send first, because once the last
  * operation is posted c may already be freed by another worker. Returns
  * how many operations ended at once, their results in res. */
-static int conn_post(conn *c, post_plan *p, op_result *res)
+static int conn_post(conn *c, post_plan *p, op_result *res, worker *w)
 {
     int n = 0;
 
     if (p->send)
         n += issue_send(c, p, &res[n]);
-    if (p->recv && issue_recv(c, p, &res[n]))
+    if (p->recv && !defer_recv(w, c, &p->wb) && issue_recv(c, &p->wb, &res[n]))
         n += !p->yield || yield_result(c, &res[n]);
     return n;
 }
@@ -540,7 +587,7 @@ static int conn_post(conn *c, post_plan *p, op_result *res)
  * mode, or a failure) are handled in the next round. The worker that
  * finds pending at 0 frees the connection: nothing is posted and nothing
  * will be. */
-static void conn_event(conn *c, io_op *op, DWORD bytes, DWORD err, char *buf)
+static void conn_event(conn *c, io_op *op, DWORD bytes, DWORD err, worker *w)
 {
     iocp_server *srv = c->owner;   /* outlives c: read after the posts */
     op_result res[2];
@@ -558,18 +605,41 @@ static void conn_event(conn *c, io_op *op, DWORD bytes, DWORD err, char *buf)
         AcquireSRWLockExclusive(&c->lock);
         for (i = 0; i < n; i++) {
             c->pending--;
-            op_done(c, res[i].op, res[i].bytes, res[i].err, buf);
+            op_done(c, res[i].op, res[i].bytes, res[i].err, w->buf);
         }
         conn_plan(c, &plan, ++round);
         last = c->pending == 0;
         ReleaseSRWLockExclusive(&c->lock);
-        n = last ? 0 : conn_post(c, &plan, res);
+        n = last ? 0 : conn_post(c, &plan, res, w);
         counter_add(&srv->posting, -1);
         if (last)
             conn_finish(c);
         if (n == 0)
             return;
     }
+}
+
+/* Posts the deferred receives. One that ends at once is handled here,
+ * and the receive it plans is posted at once, not deferred again: a
+ * connection whose frames are always there goes through the port every
+ * other frame, so it cannot crowd out the connections whose packets
+ * wait in the port. */
+static void flush_deferred(worker *w)
+{
+    deferred_recv d[DEFER_MAX];
+    int n = w->count, i;
+
+    memcpy(d, w->deferred, (size_t)n * sizeof *d);
+    w->count = 0;
+    w->defer = 0;
+    for (i = 0; i < n; i++) {
+        op_result res;
+        int done = issue_recv(d[i].c, &d[i].wb, &res);
+        counter_add(&w->srv->posting, -1);   /* after the post, as in conn_event() */
+        if (done)
+            conn_event(d[i].c, res.op, res.bytes, res.err, w);
+    }
+    w->defer = w->srv->defer;
 }
 
 /* Counts the connection in before anything is done with its socket, so a
@@ -607,7 +677,7 @@ static int prepare_socket(iocp_server *srv, conn *c)
 
 /* The context of a new connection, in the server's list, then its first
  * receive (conn_event with no operation). */
-static void start_connection(iocp_server *srv, SOCKET s, char *buf)
+static void start_connection(iocp_server *srv, SOCKET s, worker *w)
 {
     conn *c;
 
@@ -640,7 +710,7 @@ static void start_connection(iocp_server *srv, SOCKET s, char *buf)
     srv->conns = c;
     ReleaseSRWLockExclusive(&srv->lock);
     stats_connection_opened(&srv->base.st);
-    conn_event(c, NULL, 0, 0, buf);
+    conn_event(c, NULL, 0, 0, w);
 }
 
 /* An accept operation leaves the pool for now: its AcceptEx failed at
@@ -711,7 +781,7 @@ static void log_peer(iocp_server *srv, accept_op *a)
  * too, so the pool never shrinks (article 004 reuses the accept context
  * for the client and posts no new AcceptEx); then the socket becomes a
  * connection. */
-static void accept_done(iocp_server *srv, accept_op *a, DWORD err, char *buf)
+static void accept_done(iocp_server *srv, accept_op *a, DWORD err, worker *w)
 {
     SOCKET s = a->sock;
 
@@ -730,37 +800,45 @@ static void accept_done(iocp_server *srv, accept_op *a, DWORD err, char *buf)
         net_abort(&srv->base.st, s);
         return;
     }
-    start_connection(srv, s, buf);
+    start_connection(srv, s, w);
 }
 
 /* [step 7] find out which connection and which operation: the key is the
  * connection, CONTAINING_RECORD turns the OVERLAPPED back into the
  * operation that embeds it */
-static void dispatch(iocp_server *srv, ULONG_PTR key, OVERLAPPED *ov, DWORD bytes,
-                     DWORD err, char *buf)
+static void dispatch(worker *w, ULONG_PTR key, OVERLAPPED *ov, DWORD bytes, DWORD err)
 {
     io_op *op = CONTAINING_RECORD(ov, io_op, ov);
 
     if (op->kind == OP_ACCEPT)
-        accept_done(srv, CONTAINING_RECORD(op, accept_op, op), err, buf);
+        accept_done(w->srv, CONTAINING_RECORD(op, accept_op, op), err, w);
     else
-        conn_event((conn *)key, op, bytes, err, buf);
+        conn_event((conn *)key, op, bytes, err, w);
 }
 
 /* [step 6] wait for something to happen: every worker waits on the one
  * port and takes the next completion, whichever connection it belongs to.
  * FALSE with an OVERLAPPED is one failed operation of one connection, not
  * a reason for the worker to end (article 000's worker returns there); a
- * packet without OVERLAPPED is the order to quit. */
-static void worker_single(iocp_server *srv, char *buf)
+ * packet without OVERLAPPED is the order to quit. While the worker holds
+ * deferred receives it does not wait: an empty port is the moment to
+ * post them. */
+static void worker_single(worker *w)
 {
     for (;;) {
         DWORD bytes = 0, err = 0;
         ULONG_PTR key = 0;
         OVERLAPPED *ov = NULL;
 
-        if (!GetQueuedCompletionStatus(srv->port, &bytes, &key, &ov, INFINITE)) {
+        if (w->count > 0 && w->taken >= DEFER_MAX)
+            flush_deferred(w);
+        if (!GetQueuedCompletionStatus(w->srv->port, &bytes, &key, &ov,
+                                       w->count > 0 ? 0 : INFINITE)) {
             err = GetLastError();
+            if (ov == NULL && err == WAIT_TIMEOUT) {
+                flush_deferred(w);
+                continue;
+            }
             if (ov == NULL) {   /* the port itself failed */
                 log_error("GetQueuedCompletionStatus: error %lu", err);
                 return;
@@ -768,7 +846,8 @@ static void worker_single(iocp_server *srv, char *buf)
         } else if (ov == NULL) {
             return;
         }
-        dispatch(srv, key, ov, bytes, err, buf);
+        w->taken++;
+        dispatch(w, key, ov, bytes, err);
     }
 }
 
@@ -787,10 +866,12 @@ static DWORD entry_error(const OVERLAPPED_ENTRY *e)
     return GetOverlappedResult((HANDLE)s, e->lpOverlapped, &bytes, FALSE) ? 0 : GetLastError();
 }
 
-/* --opt batch: up to BATCH_MAX completions per call. A quit packet
- * taken with others is this worker's; extra ones go back for the rest. */
-static void worker_batch(iocp_server *srv, char *buf)
+/* --opt batch: up to BATCH_MAX completions per call; the receives they
+ * deferred are posted after them. A quit packet taken with others is
+ * this worker's; extra ones go back for the rest. */
+static void worker_batch(worker *w)
 {
+    iocp_server *srv = w->srv;
     OVERLAPPED_ENTRY e[BATCH_MAX];
 
     for (;;) {
@@ -803,9 +884,10 @@ static void worker_batch(iocp_server *srv, char *buf)
             if (e[i].lpOverlapped == NULL)
                 quits++;
             else
-                dispatch(srv, e[i].lpCompletionKey, e[i].lpOverlapped,
-                         e[i].dwNumberOfBytesTransferred, entry_error(&e[i]), buf);
+                dispatch(w, e[i].lpCompletionKey, e[i].lpOverlapped,
+                         e[i].dwNumberOfBytesTransferred, entry_error(&e[i]));
         }
+        flush_deferred(w);
         for (i = 1; i < quits; i++)
             if (!PostQueuedCompletionStatus(srv->port, 0, 0, NULL))
                 log_error("PostQueuedCompletionStatus (quit): error %lu", GetLastError());
@@ -816,13 +898,16 @@ static void worker_batch(iocp_server *srv, char *buf)
 
 static DWORD WINAPI worker_main(void *arg)
 {
-    iocp_server *srv = (iocp_server *)arg;
-    char buf[RECV_SIZE];   /* a worker's, not a connection's: idle connections hold none */
+    worker w;
 
-    if (srv->batch)
-        worker_batch(srv, buf);
+    w.srv = (iocp_server *)arg;
+    w.defer = w.srv->defer;
+    w.count = 0;
+    w.taken = 0;
+    if (w.srv->batch)
+        worker_batch(&w);
     else
-        worker_single(srv, buf);
+        worker_single(&w);
     return 0;
 }
 
@@ -1024,9 +1109,9 @@ static int run(iocp_server *srv)
 {
     int ok = setup(srv) == 0;
 
-    log_info("iocp: %d workers, %d AcceptEx posted, batch %s, skip-on-success %s",
-             srv->worker_count, ok ? ACCEPT_POOL : 0, srv->batch ? "on" : "off",
-             srv->skip ? "on" : "off");
+    log_info("iocp: %d workers, %d AcceptEx posted, batch %s, skip-on-success %s, "
+             "deferred receives %s", srv->worker_count, ok ? ACCEPT_POOL : 0,
+             srv->batch ? "on" : "off", srv->skip ? "on" : "off", srv->defer ? "on" : "off");
     /* The main thread waits for the stop and sweeps meanwhile. */
     while (ok && WaitForSingleObject(srv->base.stop.event, SWEEP_MS) == WAIT_TIMEOUT)
         sweep(srv);
@@ -1070,5 +1155,6 @@ int main(int argc, char **argv)
         return rc;
     srv.batch = (srv.base.opt.switches & SWITCH_BATCH) != 0;
     srv.skip = (srv.base.opt.switches & SWITCH_NOSKIP) == 0;
+    srv.defer = (srv.base.opt.switches & SWITCH_NODEFER) == 0;
     return server_finish(&srv.base, run(&srv));
 }

@@ -2,14 +2,19 @@
 # stress_iocp_server_1000). Included by cmake/tests.cmake; wsm_client_test
 # runs `client ARGS --server iocp_server.exe`. See docs/06_iocp.md.
 
-# The two switches a reader can flip (docs/06_iocp.md, "Options"): the
-# whole conformance battery again with GetQueuedCompletionStatusEx batching
-# (off by default), and without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (on by
-# default: operations that succeed at once are finished inline, with no
-# completion packet; noskip gives every operation its packet).
+# The three switches a reader can flip (docs/06_iocp.md, "The three
+# switches"): the whole conformance battery again with
+# GetQueuedCompletionStatusEx batching (off by default), without
+# FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (on by default: operations that
+# succeed at once are finished inline, with no completion packet; noskip
+# gives every operation its packet), and without deferred receives (on by
+# default: a worker posts the receive planned after a packet a little
+# later; nodefer posts every receive at once).
 wsm_server_test(check_iocp_server_batch iocp_server "--opt batch" "fast;conformance" 300
                 check)
 wsm_server_test(check_iocp_server_noskip iocp_server "--opt noskip" "fast;conformance" 300
+                check)
+wsm_server_test(check_iocp_server_nodefer iocp_server "--opt nodefer" "fast;conformance" 300
                 check)
 
 # Shutdown with operations pending: the stop check sets the stop event while

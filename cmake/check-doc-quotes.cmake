@@ -11,10 +11,6 @@ cmake_minimum_required(VERSION 3.20)
 if(NOT SOURCE_DIR)
     message(FATAL_ERROR "usage: cmake -DSOURCE_DIR=<source tree> -P check-doc-quotes.cmake")
 endif()
-# Guides whose quotes are checked verbatim only, not against the step
-# regions yet: 06_iocp.md quotes helpers that sit in other steps' regions
-# (its owner is reworking it; drop it from here once it follows the rule).
-set(region_exempt 06_iocp.md)
 set(step_heading_re "^(#+) Steps? ([0-9]+)( to ([0-9]+))?:")
 
 # step_markers(CODE OUT_POS OUT_STEP): the offsets of the `[step N]`
@@ -118,7 +114,6 @@ endmacro()
 # `failed` when it is not in PATH, or not in the open step range's region.
 macro(check_quote guide path block)
     math(EXPR checked "${checked} + 1")
-    get_filename_component(guide_name ${guide} NAME)
     get_filename_component(guide_dir ${guide} DIRECTORY)
     set(why "")
     if(NOT EXISTS ${SOURCE_DIR}/${path})
@@ -131,8 +126,7 @@ macro(check_quote guide path block)
         string(FIND "${code}" "[step " has_markers)
         if(found EQUAL -1)
             set(why "the block starting `${first}` is no longer in ${path}")
-        elseif(range_level AND NOT has_markers EQUAL -1 AND guide_dir STREQUAL "${SOURCE_DIR}/docs"
-               AND NOT guide_name IN_LIST region_exempt)
+        elseif(range_level AND NOT has_markers EQUAL -1 AND guide_dir STREQUAL "${SOURCE_DIR}/docs")
             in_region("${code}" "${block}" ${range_first} ${range_last} inside)
             if(NOT inside)
                 set(why "the block starting `${first}`, under step ${range_first}"
