@@ -4,8 +4,8 @@
  * CHECK_MEM(a, alen, b, blen) count a pass or print one line
  * `file:line: check failed: ...` with the values. test_summary() prints
  * the final line `N passed, N failed` and returns the exit code (0 only
- * when nothing failed). Also a growable byte buffer (test_buf) and a
- * seeded generator (test_rand) shared by the tests.
+ * when nothing failed). Also a seeded generator (test_rand) shared by the tests,
+ * and the growable byte buffer of test_buf.h.
  *
  * The macros expand to function calls, not `do { } while (0)` blocks, so
  * MSVC /W4 has no constant condition to warn about. */
@@ -16,11 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(_MSC_VER)
-#define TEST_INLINE __inline
-#else
-#define TEST_INLINE inline
-#endif
+#include "test_buf.h"
 
 static int test_passed_count;
 static int test_failed_count;
@@ -88,45 +84,6 @@ static TEST_INLINE int test_summary(void)
     printf("%d passed, %d failed\n", test_passed_count, test_failed_count);
     fflush(stdout);
     return test_failed_count == 0 ? 0 : 1;
-}
-
-/* A growable byte buffer; out of memory ends the test run. */
-typedef struct test_buf {
-    unsigned char *data;
-    size_t len;
-    size_t cap;
-} test_buf;
-
-static TEST_INLINE void test_buf_add(test_buf *b, const void *data, size_t len)
-{
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap == 0 ? 256 : b->cap;
-        unsigned char *p;
-        while (cap < b->len + len)
-            cap *= 2;
-        p = (unsigned char *)realloc(b->data, cap);
-        if (p == NULL) {
-            printf("out of memory\n");
-            exit(2);
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    if (len > 0)
-        memcpy(b->data + b->len, data, len);
-    b->len += len;
-}
-
-static TEST_INLINE void test_buf_byte(test_buf *b, unsigned char c)
-{
-    test_buf_add(b, &c, 1);
-}
-
-static TEST_INLINE void test_buf_free(test_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
 }
 
 /* A small fixed-seed generator, the same on every platform (unlike rand()). */

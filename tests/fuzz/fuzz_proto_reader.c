@@ -24,7 +24,7 @@
 
 typedef struct observer {
     proto_reader reader;
-    fuzz_buf rebuilt;       /* headers re-encoded and payload bytes, in order */
+    test_buf rebuilt;       /* headers re-encoded and payload bytes, in order */
     size_t frames;          /* FRAME_END events */
     uint32_t payload_due;   /* of the current frame, by the events so far */
     int in_frame;
@@ -41,7 +41,7 @@ static void observe_header(observer *o, const proto_item *item, const proto_chun
     FUZZ_CHECK(before->len - after->len <= PROTO_HEADER_SIZE);
     FUZZ_CHECK(proto_request_check(&item->header, reason, sizeof reason) == 0);
     proto_header_encode(&item->header, bytes);
-    fuzz_buf_add(&o->rebuilt, bytes, sizeof bytes);
+    test_buf_add(&o->rebuilt, bytes, sizeof bytes);
     o->in_frame = 1;
     o->payload_due = item->header.length;
 }
@@ -62,7 +62,7 @@ static void observe(observer *o, const proto_item *item, const proto_chunk *befo
         FUZZ_CHECK(o->in_frame && item->len > 0 && item->len <= o->payload_due);
         FUZZ_CHECK(item->data == before->data && after->data == before->data + item->len);
         FUZZ_CHECK(after->len == before->len - item->len);
-        fuzz_buf_add(&o->rebuilt, item->data, item->len);
+        test_buf_add(&o->rebuilt, item->data, item->len);
         o->payload_due -= (uint32_t)item->len;
         break;
     case PROTO_EV_FRAME_END:
@@ -189,6 +189,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_against_reference(&o, wire, len);
     check_round_trip(wire, len);
-    fuzz_buf_free(&o.rebuilt);
+    test_buf_free(&o.rebuilt);
     return 0;
 }

@@ -85,16 +85,16 @@ typedef struct harness {
     size_t stats_made;        /* the length of the STATS text handed out */
     size_t max_iov;
     size_t tail_step;
-    fuzz_buf wire;            /* the peer's byte stream */
+    test_buf wire;            /* the peer's byte stream */
     size_t delivered;         /* bytes of it given to session_on_data */
-    fuzz_buf out;             /* what the completed sends carried */
+    test_buf out;             /* what the completed sends carried */
     size_t out_pos;           /* end of the last whole frame in out */
     size_t out_frames;
     int out_error;            /* an ERROR frame is among them */
     int pending;              /* a send is posted */
     session_iov iov[MAX_IOV];
     size_t iov_n;
-    fuzz_buf posted;          /* the pending send's bytes when it was posted */
+    test_buf posted;          /* the pending send's bytes when it was posted */
     int aborted;
 } harness;
 
@@ -198,7 +198,7 @@ static void post(harness *h)
     h->posted.len = 0;
     for (i = 0; i < h->iov_n; i++) {
         FUZZ_CHECK(h->iov[i].len > 0);
-        fuzz_buf_add(&h->posted, h->iov[i].base, h->iov[i].len);
+        test_buf_add(&h->posted, h->iov[i].base, h->iov[i].len);
     }
     if (h->iov_n < h->max_iov)
         FUZZ_CHECK(h->posted.len == h->s.unsent);
@@ -215,7 +215,7 @@ static void complete(harness *h, size_t want)
         FUZZ_CHECK(memcmp(h->iov[i].base, h->posted.data + at, h->iov[i].len) == 0);
         at += h->iov[i].len;
     }
-    fuzz_buf_add(&h->out, h->posted.data, n);
+    test_buf_add(&h->out, h->posted.data, n);
     session_sent(&h->s, n);
     h->pending = 0;
     scan_out(h);
@@ -267,7 +267,7 @@ static void append_bytes(harness *h, fuzz_input *in)
     size_t n = fuzz_take(in, fuzz_byte(in) + 1u, &data);
 
     if (h->wire.len + n <= WIRE_MAX)
-        fuzz_buf_add(&h->wire, data, n);
+        test_buf_add(&h->wire, data, n);
 }
 
 static void append_frame(harness *h, fuzz_input *in)
@@ -283,7 +283,7 @@ static void append_frame(harness *h, fuzz_input *in)
     if (h->wire.len + PROTO_HEADER_SIZE + hd.length > WIRE_MAX)
         return;
     proto_header_encode(&hd, header);
-    fuzz_buf_add(&h->wire, header, sizeof header);
+    test_buf_add(&h->wire, header, sizeof header);
     if (hd.length > PROTO_MAX_PAYLOAD)
         return;
     while (hd.length > 0) {   /* a pattern of the stream position */
@@ -293,7 +293,7 @@ static void append_frame(harness *h, fuzz_input *in)
             size_t pos = h->wire.len + i;
             block[i] = (unsigned char)(pos * 131u + (pos >> 8));
         }
-        fuzz_buf_add(&h->wire, block, n);
+        test_buf_add(&h->wire, block, n);
         hd.length -= n;
     }
 }
@@ -362,28 +362,28 @@ typedef struct totals {
     int64_t frames, bytes, errors;
 } totals;
 
-static void expect_frame(const harness *h, const ref_frame *f, size_t end, fuzz_buf *exp)
+static void expect_frame(const harness *h, const ref_frame *f, size_t end, test_buf *exp)
 {
     unsigned char header[PROTO_HEADER_SIZE];
     proto_header hd;
     size_t i;
 
     if (f->type == PROTO_ECHO) {
-        fuzz_buf_add(exp, h->wire.data + f->start, end - f->start);
+        test_buf_add(exp, h->wire.data + f->start, end - f->start);
         return;
     }
     hd.length = (uint32_t)h->stats_made;
     hd.type = PROTO_STATS;
     hd.flags = 0;
     proto_header_encode(&hd, header);
-    fuzz_buf_add(exp, header, sizeof header);
+    test_buf_add(exp, header, sizeof header);
     for (i = 0; i < h->stats_made; i++) {
         unsigned char b = stats_byte(i);
-        fuzz_buf_add(exp, &b, 1);
+        test_buf_add(exp, &b, 1);
     }
 }
 
-static void expect_error(const harness *h, const ref_frame *f, fuzz_buf *exp)
+static void expect_error(const harness *h, const ref_frame *f, test_buf *exp)
 {
     unsigned char frame[PROTO_HEADER_SIZE + PROTO_REASON_MAX];
     char reason[PROTO_REASON_MAX];
@@ -391,12 +391,12 @@ static void expect_error(const harness *h, const ref_frame *f, fuzz_buf *exp)
 
     proto_header_decode(h->wire.data + f->start, &hd);
     FUZZ_CHECK(proto_request_check(&hd, reason, sizeof reason) == -1);
-    fuzz_buf_add(exp, frame,
+    test_buf_add(exp, frame,
                  proto_frame_encode(PROTO_ERROR, reason, (uint32_t)strlen(reason), frame));
 }
 
 /* The replies to the delivered bytes, by the reference parser. */
-static void expect(const harness *h, fuzz_buf *exp, totals *t)
+static void expect(const harness *h, test_buf *exp, totals *t)
 {
     size_t pos = 0;
     ref_frame f;
@@ -415,7 +415,7 @@ static void expect(const harness *h, fuzz_buf *exp, totals *t)
 
 static void check_result(harness *h)
 {
-    fuzz_buf exp = { NULL, 0, 0 };
+    test_buf exp = { NULL, 0, 0 };
     totals t;
 
     expect(h, &exp, &t);
@@ -430,7 +430,7 @@ static void check_result(harness *h)
         FUZZ_CHECK(counter_get(&h->st.bytes_in) == t.bytes);
         FUZZ_CHECK(counter_get(&h->st.protocol_errors) == t.errors);
     }
-    fuzz_buf_free(&exp);
+    test_buf_free(&exp);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -448,8 +448,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     finish(&h);
     check_result(&h);
     session_free(&h.s);
-    fuzz_buf_free(&h.wire);
-    fuzz_buf_free(&h.out);
-    fuzz_buf_free(&h.posted);
+    test_buf_free(&h.wire);
+    test_buf_free(&h.out);
+    test_buf_free(&h.posted);
     return 0;
 }

@@ -46,31 +46,6 @@ size_t fuzz_take(fuzz_input *in, size_t want, const uint8_t **data)
     return n;
 }
 
-void fuzz_buf_add(fuzz_buf *b, const void *data, size_t len)
-{
-    if (len == 0)
-        return;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap == 0 ? 256 : b->cap;
-        unsigned char *p;
-        while (cap < b->len + len)
-            cap *= 2;
-        p = (unsigned char *)realloc(b->data, cap);
-        FUZZ_CHECK(p != NULL);
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-}
-
-void fuzz_buf_free(fuzz_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
 /* SPEC section 1 rule 2, as written there. */
 static int ref_valid(const ref_frame *f)
 {

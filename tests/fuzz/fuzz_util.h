@@ -1,5 +1,5 @@
 /* fuzz_util.h - what the libFuzzer targets share: reading the fuzzer's
- * input, a growable byte buffer, a check that aborts (so libFuzzer keeps
+ * input, a check that aborts (so libFuzzer keeps
  * the input that failed), and a reference parser of the wire protocol.
  *
  * The reference parser is written apart from proto.c and works on a whole
@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "proto.h"
+#include "test_buf.h"   /* the growable byte buffer */
 
 #define FUZZ_CHECK(cond) fuzz_check((cond) != 0, #cond, __FILE__, __LINE__)
 
@@ -29,16 +30,6 @@ unsigned fuzz_u16(fuzz_input *in);   /* big-endian */
 unsigned long fuzz_u24(fuzz_input *in);
 /* Up to `want` bytes: sets *data to them and returns how many there are. */
 size_t fuzz_take(fuzz_input *in, size_t want, const uint8_t **data);
-
-/* A growable byte buffer; out of memory aborts the run. */
-typedef struct fuzz_buf {
-    unsigned char *data;
-    size_t len;
-    size_t cap;
-} fuzz_buf;
-
-void fuzz_buf_add(fuzz_buf *b, const void *data, size_t len);
-void fuzz_buf_free(fuzz_buf *b);
 
 /* What the reference parser finds at a position of a byte stream. */
 typedef enum ref_kind {
