@@ -16,6 +16,7 @@
 #define LOAD_CONNECT_BATCH 128u      /* connects in flight at once */
 #define LOAD_ERRORS_SHOWN 10u
 #define LOAD_POLL_MS 100
+#define LOAD_READY_MAX 256u          /* ready connections taken per wait */
 #define LOAD_SETTLE_MS 5000u         /* for the server to count every close */
 
 static void progress_clear(load_run *r)
@@ -76,8 +77,10 @@ static int load_alloc(load_run *r)
     r->conns = (load_conn *)calloc(o->conns, sizeof *r->conns);
     r->slot_conn = (size_t *)calloc(o->conns, sizeof *r->slot_conn);
     r->ps = plat_pollset_new(o->conns);
+    r->watch = plat_watch_new(o->conns);
     r->expect = (unsigned char *)malloc(r->max_frame);
-    if (r->conns == NULL || r->slot_conn == NULL || r->ps == NULL || r->expect == NULL)
+    if (r->conns == NULL || r->slot_conn == NULL || r->ps == NULL || r->watch == NULL
+        || r->expect == NULL)
         return -1;
     for (i = 0; i < o->conns; i++) {
         r->allocated++;
@@ -97,6 +100,7 @@ static void load_free(load_run *r)
     free(r->slot_conn);
     free(r->expect);
     plat_pollset_free(r->ps);
+    plat_watch_free(r->watch);
 }
 
 static void mark_connected(load_run *r, load_conn *c)
@@ -184,34 +188,44 @@ static void connect_phase(load_run *r)
     }
 }
 
-/* One poll over the active connections and what it reported. */
+/* Every LOAD_POLL_MS: the connections whose deadline passed fail. */
+static void check_deadlines(load_run *r, uint64_t now)
+{
+    unsigned i;
+
+    if (now < r->next_deadline_ms)
+        return;
+    r->next_deadline_ms = now + LOAD_POLL_MS;
+    for (i = 0; i < r->opts->conns; i++)
+        load_conn_check_deadline(r, &r->conns[i], now);
+}
+
+/* One wait on the watched connections and what it reported. */
 static int traffic_step(load_run *r)
 {
-    size_t n = 0, i;
-    int err = 0;
+    plat_ready ready[LOAD_READY_MAX];
+    int n, i, err = 0;
     uint64_t now;
 
-    for (i = 0; i < r->opts->conns; i++)
-        if (r->conns[i].state == LC_ACTIVE) {
-            plat_pollset_set(r->ps, n, r->conns[i].sock, load_conn_events(&r->conns[i]));
-            r->slot_conn[n++] = i;
-        }
-    if (plat_pollset_wait(r->ps, n, LOAD_POLL_MS, &err) < 0) {
+    n = plat_watch_wait(r->watch, ready, LOAD_READY_MAX, LOAD_POLL_MS, &err);
+    if (n < 0) {
         char why[256];
 
-        plat_err_format(why, sizeof why, "WSAPoll", NULL, err);
+        plat_err_format(why, sizeof why, PLAT_WATCH_CALL, NULL, err);
         load_error(r, "%s", why);
         return -1;
     }
     for (i = 0; i < n; i++) {
-        int rev = plat_pollset_revents(r->ps, i);
+        load_conn *c = &r->conns[ready[i].tag];
 
-        if (rev != 0)
-            load_conn_ready(r, &r->conns[r->slot_conn[i]], rev);
+        if (c->state != LC_ACTIVE)
+            continue;
+        load_conn_ready(r, c, ready[i].revents);
+        if (c->state == LC_ACTIVE)
+            load_conn_watch(r, c);   /* PLAT_OUT on or off */
     }
     now = plat_now_ms();
-    for (i = 0; i < n; i++)
-        load_conn_check_deadline(r, &r->conns[r->slot_conn[i]], now);
+    check_deadlines(r, now);
     progress(r, now);
     if (r->sample != NULL && now >= r->next_sample_ms) {
         r->sample(r->sample_arg);   /* the caller's look at the server meanwhile */
@@ -231,8 +245,10 @@ static void traffic_phase(load_run *r)
     if (r->opts->duration_ms > 0)
         r->send_until_ms = plat_now_ms() + r->opts->duration_ms;
     for (i = 0; i < r->opts->conns; i++)
-        if (r->conns[i].state == LC_ACTIVE)
+        if (r->conns[i].state == LC_ACTIVE) {
             load_conn_begin(r, &r->conns[i]);
+            load_conn_watch(r, &r->conns[i]);
+        }
     while (r->active > 0)
         if (traffic_step(r) != 0)
             break;

@@ -41,8 +41,10 @@ typedef struct load_run {
     const plat_addr *addr;
     load_conn *conns;
     unsigned allocated;      /* conns[0, allocated) went through load_conn_alloc */
-    plat_pollset *ps;
+    plat_pollset *ps;        /* the connects in flight */
     size_t *slot_conn;       /* poll slot -> connection index */
+    plat_watch *watch;       /* the connected ones, tagged with their index */
+    uint64_t next_deadline_ms;   /* when traffic_step next checks the deadlines */
     unsigned char *expect;   /* scratch: the payload a reply must carry */
     size_t max_frame;        /* header + the largest payload of --size/--sizes */
     size_t out_cap;
@@ -100,6 +102,9 @@ void load_conn_fail(load_run *r, load_conn *c, const char *what, const char *why
 void load_conn_begin(load_run *r, load_conn *c);
 /* The poll said the socket is ready for `revents`. */
 void load_conn_ready(load_run *r, load_conn *c, int revents);
+/* Watches the connection for load_conn_events(c) (0 once it is not
+ * active); the socket is closed only after. */
+void load_conn_watch(load_run *r, load_conn *c);
 /* Fails the connection if its deadline has passed. */
 void load_conn_check_deadline(load_run *r, load_conn *c, uint64_t now_ms);
 /* Events to poll for: PLAT_IN, plus PLAT_OUT while frames wait to be sent. */

@@ -52,6 +52,7 @@ void load_conn_fail(load_run *r, load_conn *c, const char *what, const char *why
         r->active--;
     load_error(r, "conn %lu: %s%s%s", (unsigned long)c->id, what, why[0] ? ": " : "", why);
     c->state = LC_FAILED;
+    load_conn_watch(r, c);
     plat_close(c->sock);
     c->sock = PLAT_NO_SOCK;
 }
@@ -62,6 +63,7 @@ static void load_conn_finish(load_run *r, load_conn *c)
 {
     r->active--;
     c->state = LC_DONE;
+    load_conn_watch(r, c);
     if (r->opts->abort_every > 0)
         return;
     plat_close(c->sock);
@@ -141,6 +143,22 @@ void load_conn_begin(load_run *r, load_conn *c)
 int load_conn_events(const load_conn *c)
 {
     return PLAT_IN | (c->out_sent < c->out_len ? PLAT_OUT : 0);
+}
+
+void load_conn_watch(load_run *r, load_conn *c)
+{
+    int events = c->state == LC_ACTIVE ? load_conn_events(c) : 0;
+    char why[256];
+    int err = 0;
+
+    if (c->sock == PLAT_NO_SOCK || r->watch == NULL
+        || plat_watch_set(r->watch, c->id, c->sock, events, &err) == 0)
+        return;
+    plat_err_format(why, sizeof why, "epoll_ctl", NULL, err);
+    if (c->state == LC_ACTIVE)
+        load_conn_fail(r, c, why, "");   /* its socket is closed, so it is unwatched */
+    else
+        load_error(r, "conn %lu: %s", (unsigned long)c->id, why);
 }
 
 /* A reply that carries another frame's (id, seq): crosstalk, or this

@@ -88,6 +88,34 @@ void plat_pollset_set(plat_pollset *ps, size_t i, plat_sock s, int events);
 int plat_pollset_wait(plat_pollset *ps, size_t n, int timeout_ms, int *err);
 int plat_pollset_revents(const plat_pollset *ps, size_t i);
 
+/* Sockets watched from one wait to the next, each under a tag below cap
+ * (its caller's index): epoll on Linux, where a wait costs only the ready
+ * sockets; elsewhere the pollset above, refilled by each wait
+ * (plat_watch.c). Level-triggered, like poll. */
+typedef struct plat_watch plat_watch;
+
+#if defined(__linux__)
+#define PLAT_WATCH_CALL "epoll_wait"
+#elif defined(_WIN32)
+#define PLAT_WATCH_CALL "WSAPoll"
+#else
+#define PLAT_WATCH_CALL "poll"
+#endif
+
+typedef struct plat_ready {
+    size_t tag;
+    int revents;             /* PLAT_IN | PLAT_OUT | PLAT_ERR | PLAT_HUP */
+} plat_ready;
+
+plat_watch *plat_watch_new(size_t cap);
+void plat_watch_free(plat_watch *w);
+/* Watches s for events under tag; events 0 stops watching it (call it
+ * before the socket is closed). -1 on failure, with *err. */
+int plat_watch_set(plat_watch *w, size_t tag, plat_sock s, int events, int *err);
+/* Up to cap ready sockets into out; returns how many, 0 on timeout, -1 on
+ * failure, in which PLAT_WATCH_CALL failed. */
+int plat_watch_wait(plat_watch *w, plat_ready *out, size_t cap, int timeout_ms, int *err);
+
 /* Time: milliseconds and microseconds from an arbitrary start, monotonic. */
 uint64_t plat_now_ms(void);
 uint64_t plat_now_us(void);
