@@ -33,6 +33,8 @@
  * every operation queues a packet. The receive planned after a packet
  * is deferred by its worker and posted a little later, when it is more
  * likely to find its data; --opt nodefer posts every receive at once.
+ * Connections take turns: a receive that was not deferred and succeeds
+ * at once goes to the back of the port's queue.
  * --opt batch turns on GetQueuedCompletionStatusEx (up to 64 completions
  * per call).
  */
@@ -49,7 +51,6 @@
 #define FLOW_MAX (64u * 1024u)    /* up to this while receives fill it */
 #define IDLE_MS 5000              /* a real receive idle this long goes back to zero bytes */
 #define READ_ROUNDS 4             /* recv() calls per readiness while they fill the buffer */
-#define INLINE_ROUNDS 2           /* posts per event before a connection yields (skip mode) */
 #define SEND_IOV_MAX 16           /* WSABUFs in one WSASend */
 #define ACCEPT_POOL 128           /* AcceptEx calls kept posted (see docs: bursts) */
 #define ADDR_SIZE (sizeof(struct sockaddr_in) + 16)   /* what AcceptEx asks per address */
@@ -278,7 +279,6 @@ static void set_recv_buffer(conn *c, size_t cap)
  * released: the lock is never held across the calls that post I/O. */
 typedef struct post_plan {
     int send, recv;
-    int yield;                   /* the connection had its turns: see yield_result() */
     WSABUF bufs[SEND_IOV_MAX];   /* WSASend copies the array; the bytes must stay */
     DWORD nbufs;
     WSABUF wb;                   /* the receive: the connection's buffer, or 0 bytes */
@@ -332,11 +332,13 @@ static int issue_recv(conn *c, WSABUF *wb, op_result *res)
     return skip;   /* done at once: without skip mode its packet still comes */
 }
 
-/* Skip mode, when the connection had its turns (INLINE_ROUNDS): a
- * receive that succeeded at once is not handled here but goes to the back
- * of the port's queue, as the packet it would have been without skip
- * mode, so a client that always has data ready cannot keep a worker to
- * itself. A receive that waits costs nothing more. Returns 1 when the
+/* Skip mode: a receive posted by conn_post() that succeeded at once is
+ * not handled here but goes to the back of the port's queue, as the
+ * packet it would have been without skip mode. A connection's turn is
+ * then the frame its packet brought and the one its deferred receive
+ * found (flush_deferred()), so a client that always has data ready cannot
+ * keep a worker to itself, and the others wait one pass of the queue, not
+ * several. A receive that waits costs nothing more. Returns 1 when the
  * result is handled here after all (a failure). */
 static int yield_result(conn *c, const op_result *res)
 {
@@ -519,7 +521,7 @@ static void conn_finish(conn *c)
  * send of the ready replies, the close once all is sent, then the next
  * receive (none under backpressure). Each planned operation is counted in
  * pending at once, so the context outlives its posting. */
-static void conn_plan(conn *c, post_plan *p, int round)
+static void conn_plan(conn *c, post_plan *p)
 {
     p->send = p->recv = 0;
     if (stopping(c->owner) && c->phase <= CONN_DRAINING)
@@ -537,7 +539,6 @@ static void conn_plan(conn *c, post_plan *p, int round)
     c->recv_posted = 1;
     c->pending++;
     p->recv = 1;
-    p->yield = round > INLINE_ROUNDS;
     p->wb.buf = c->recv_buf;   /* NULL, 0 while idle: a zero-byte receive */
     p->wb.len = (ULONG)c->recv_cap;
     if (c->phase == CONN_OPEN)   /* a draining connection keeps its linger deadline */
@@ -577,7 +578,7 @@ static int conn_post(conn *c, post_plan *p, op_result *res, worker *w)
     if (p->send)
         n += issue_send(c, p, &res[n]);
     if (p->recv && !defer_recv(w, c, &p->wb) && issue_recv(c, &p->wb, &res[n]))
-        n += !p->yield || yield_result(c, &res[n]);
+        n += yield_result(c, &res[n]);
     return n;
 }
 
@@ -592,7 +593,7 @@ static void conn_event(conn *c, io_op *op, DWORD bytes, DWORD err, worker *w)
     iocp_server *srv = c->owner;   /* outlives c: read after the posts */
     op_result res[2];
     post_plan plan;
-    int n = 0, i, round = 0, last;
+    int n = 0, i, last;
 
     if (op != NULL) {
         res[0].op = op;
@@ -607,7 +608,7 @@ static void conn_event(conn *c, io_op *op, DWORD bytes, DWORD err, worker *w)
             c->pending--;
             op_done(c, res[i].op, res[i].bytes, res[i].err, w->buf);
         }
-        conn_plan(c, &plan, ++round);
+        conn_plan(c, &plan);
         last = c->pending == 0;
         ReleaseSRWLockExclusive(&c->lock);
         n = last ? 0 : conn_post(c, &plan, res, w);
