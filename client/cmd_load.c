@@ -1,5 +1,6 @@
 /* cmd_load.c - the load command: N connections held open at once in one
- * thread (non-blocking sockets and WSAPoll), each echoing frames that
+ * thread (non-blocking sockets; connects polled, traffic waited for on a
+ * watched set: epoll on Linux, WSAPoll on Windows), each echoing frames that
  * carry its id and a sequence number; every reply checked byte for byte.
  * Ends with one line of key=value figures. */
 #include <stdarg.h>

@@ -276,6 +276,7 @@ void compare_run_one(const client_opts *o, const char *model, const char *server
     row_init(row, sc);
     snprintf(row->server, sizeof row->server, "%s", model);
     if (server_start(&srv, server_cmd, extra_args(sc, extra, sizeof extra), &e) != 0) {
+        fprintf(stderr, "client: compare: %s, %s: %s\n", row->server, sc->name, e.text);
         snprintf(row->note, sizeof row->note, "start: %.80s", e.text);
         return;
     }

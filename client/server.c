@@ -53,14 +53,15 @@ static int await_listening(server_run *s, const char *cmdline, errmsg *e)
     unsigned long code = 0;
     int rc = plat_child_first_line(s->child, line, sizeof line, SERVER_START_TIMEOUT_MS);
 
+    /* The reason first: a table cell that shortens the text keeps it. */
     if (rc == 0)
-        errmsg_set(e, "server \"%s\" printed no first line within %u s", cmdline,
-                   SERVER_START_TIMEOUT_MS / 1000);
+        errmsg_set(e, "no first line within %u s from server \"%s\"",
+                   SERVER_START_TIMEOUT_MS / 1000, cmdline);
     else if (rc < 0 && plat_child_wait(s->child, 2000, &code))
-        errmsg_set(e, "server \"%s\" exited with code %lu before printing \"listening on\"",
-                   cmdline, code);
+        errmsg_set(e, "exited with code %lu before printing \"listening on\": server \"%s\"",
+                   code, cmdline);
     else if (rc < 0)
-        errmsg_set(e, "server \"%s\" closed its output before printing \"listening on\"",
+        errmsg_set(e, "closed its output before printing \"listening on\": server \"%s\"",
                    cmdline);
     else if (parse_listening(line, &s->port, e) == 0)
         return 0;
