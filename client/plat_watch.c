@@ -33,7 +33,9 @@ struct plat_watch {
 #endif
 };
 
-#if defined(__linux__)
+/* The platform's part of the set: open and close (below, per platform). */
+static int watch_open(plat_watch *w);
+static void watch_close(plat_watch *w);
 
 plat_watch *plat_watch_new(size_t cap)
 {
@@ -41,11 +43,9 @@ plat_watch *plat_watch_new(size_t cap)
 
     if (w == NULL)
         return NULL;
-    w->cap = cap;
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
-    w->events = (int *)calloc(cap > 0 ? cap : 1, sizeof *w->events);
-    w->ready = (struct epoll_event *)calloc(cap > 0 ? cap : 1, sizeof *w->ready);
-    if (w->epfd == -1 || w->events == NULL || w->ready == NULL) {
+    w->cap = cap > 0 ? cap : 1;
+    w->events = (int *)calloc(w->cap, sizeof *w->events);
+    if (w->events == NULL || watch_open(w) != 0) {
         plat_watch_free(w);
         return NULL;
     }
@@ -56,11 +56,26 @@ void plat_watch_free(plat_watch *w)
 {
     if (w == NULL)
         return;
+    if (w->events != NULL)
+        watch_close(w);
+    free(w->events);
+    free(w);
+}
+
+#if defined(__linux__)
+
+static int watch_open(plat_watch *w)
+{
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->ready = (struct epoll_event *)calloc(w->cap, sizeof *w->ready);
+    return w->epfd == -1 || w->ready == NULL ? -1 : 0;
+}
+
+static void watch_close(plat_watch *w)
+{
     if (w->epfd != -1)
         close(w->epfd);
-    free(w->events);
     free(w->ready);
-    free(w);
 }
 
 int plat_watch_set(plat_watch *w, size_t tag, plat_sock s, int events, int *err)
@@ -104,33 +119,19 @@ int plat_watch_wait(plat_watch *w, plat_ready *out, size_t cap, int timeout_ms, 
 
 #else
 
-plat_watch *plat_watch_new(size_t cap)
+static int watch_open(plat_watch *w)
 {
-    plat_watch *w = (plat_watch *)calloc(1, sizeof *w);
-
-    if (w == NULL)
-        return NULL;
-    w->cap = cap;
-    w->events = (int *)calloc(cap > 0 ? cap : 1, sizeof *w->events);
-    w->socks = (plat_sock *)calloc(cap > 0 ? cap : 1, sizeof *w->socks);
-    w->slot_tag = (size_t *)calloc(cap > 0 ? cap : 1, sizeof *w->slot_tag);
-    w->ps = plat_pollset_new(cap > 0 ? cap : 1);
-    if (w->events == NULL || w->socks == NULL || w->slot_tag == NULL || w->ps == NULL) {
-        plat_watch_free(w);
-        return NULL;
-    }
-    return w;
+    w->socks = (plat_sock *)calloc(w->cap, sizeof *w->socks);
+    w->slot_tag = (size_t *)calloc(w->cap, sizeof *w->slot_tag);
+    w->ps = plat_pollset_new(w->cap);
+    return w->socks == NULL || w->slot_tag == NULL || w->ps == NULL ? -1 : 0;
 }
 
-void plat_watch_free(plat_watch *w)
+static void watch_close(plat_watch *w)
 {
-    if (w == NULL)
-        return;
-    free(w->events);
     free(w->socks);
     free(w->slot_tag);
     plat_pollset_free(w->ps);
-    free(w);
 }
 
 int plat_watch_set(plat_watch *w, size_t tag, plat_sock s, int events, int *err)
