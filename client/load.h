@@ -102,8 +102,8 @@ void load_conn_fail(load_run *r, load_conn *c, const char *what, const char *why
 void load_conn_begin(load_run *r, load_conn *c);
 /* The poll said the socket is ready for `revents`. */
 void load_conn_ready(load_run *r, load_conn *c, int revents);
-/* Watches the connection for load_conn_events(c) (0 once it is not
- * active); the socket is closed only after. */
+/* Watches an active connection for load_conn_events(c); one that is no
+ * longer active was unwatched when it ended. */
 void load_conn_watch(load_run *r, load_conn *c);
 /* Fails the connection if its deadline has passed. */
 void load_conn_check_deadline(load_run *r, load_conn *c, uint64_t now_ms);

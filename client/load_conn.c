@@ -45,6 +45,20 @@ void load_conn_free(load_conn *c)
     frame_buf_free(&c->in);
 }
 
+/* Stops watching a connection that is no longer active, before its socket
+ * is closed; a failure is only counted (the close ends the watch anyway). */
+static void unwatch(load_run *r, load_conn *c)
+{
+    char why[256];
+    int err = 0;
+
+    if (c->sock == PLAT_NO_SOCK || r->watch == NULL
+        || plat_watch_set(r->watch, c->id, c->sock, 0, &err) == 0)
+        return;
+    plat_err_format(why, sizeof why, "epoll_ctl", NULL, err);
+    load_error(r, "conn %lu: %s", (unsigned long)c->id, why);
+}
+
 /* Counts one error for the connection and closes it. */
 void load_conn_fail(load_run *r, load_conn *c, const char *what, const char *why)
 {
@@ -52,7 +66,7 @@ void load_conn_fail(load_run *r, load_conn *c, const char *what, const char *why
         r->active--;
     load_error(r, "conn %lu: %s%s%s", (unsigned long)c->id, what, why[0] ? ": " : "", why);
     c->state = LC_FAILED;
-    load_conn_watch(r, c);
+    unwatch(r, c);
     plat_close(c->sock);
     c->sock = PLAT_NO_SOCK;
 }
@@ -63,7 +77,7 @@ static void load_conn_finish(load_run *r, load_conn *c)
 {
     r->active--;
     c->state = LC_DONE;
-    load_conn_watch(r, c);
+    unwatch(r, c);
     if (r->opts->abort_every > 0)
         return;
     plat_close(c->sock);
@@ -147,18 +161,14 @@ int load_conn_events(const load_conn *c)
 
 void load_conn_watch(load_run *r, load_conn *c)
 {
-    int events = c->state == LC_ACTIVE ? load_conn_events(c) : 0;
     char why[256];
     int err = 0;
 
-    if (c->sock == PLAT_NO_SOCK || r->watch == NULL
-        || plat_watch_set(r->watch, c->id, c->sock, events, &err) == 0)
+    if (c->state != LC_ACTIVE
+        || plat_watch_set(r->watch, c->id, c->sock, load_conn_events(c), &err) == 0)
         return;
     plat_err_format(why, sizeof why, "epoll_ctl", NULL, err);
-    if (c->state == LC_ACTIVE)
-        load_conn_fail(r, c, why, "");   /* its socket is closed, so it is unwatched */
-    else
-        load_error(r, "conn %lu: %s", (unsigned long)c->id, why);
+    load_conn_fail(r, c, why, "");
 }
 
 /* A reply that carries another frame's (id, seq): crosstalk, or this

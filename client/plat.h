@@ -94,12 +94,16 @@ int plat_pollset_revents(const plat_pollset *ps, size_t i);
  * (plat_watch.c). Level-triggered, like poll. */
 typedef struct plat_watch plat_watch;
 
-#if defined(__linux__)
+#if defined(__linux__) && !defined(PLAT_WATCH_POLL)
+#define PLAT_WATCH_EPOLL 1
 #define PLAT_WATCH_CALL "epoll_wait"
 #elif defined(_WIN32)
 #define PLAT_WATCH_CALL "WSAPoll"
 #else
 #define PLAT_WATCH_CALL "poll"
+#endif
+#ifndef PLAT_WATCH_EPOLL
+#define PLAT_WATCH_EPOLL 0
 #endif
 
 typedef struct plat_ready {
@@ -113,7 +117,8 @@ void plat_watch_free(plat_watch *w);
  * before the socket is closed). -1 on failure, with *err. */
 int plat_watch_set(plat_watch *w, size_t tag, plat_sock s, int events, int *err);
 /* Up to cap ready sockets into out; returns how many, 0 on timeout, -1 on
- * failure, in which PLAT_WATCH_CALL failed. */
+ * failure, in which PLAT_WATCH_CALL failed. When more than cap are ready,
+ * the others are reported first by the next wait (none starves). */
 int plat_watch_wait(plat_watch *w, plat_ready *out, size_t cap, int timeout_ms, int *err);
 
 /* Time: milliseconds and microseconds from an arbitrary start, monotonic. */
