@@ -52,8 +52,7 @@ static void unwatch(load_run *r, load_conn *c)
     char why[256];
     int err = 0;
 
-    if (c->sock == PLAT_NO_SOCK || r->watch == NULL
-        || plat_watch_set(r->watch, c->id, c->sock, 0, &err) == 0)
+    if (c->sock == PLAT_NO_SOCK || plat_watch_set(r->watch, c->id, c->sock, 0, &err) == 0)
         return;
     plat_err_format(why, sizeof why, "epoll_ctl", NULL, err);
     load_error(r, "conn %lu: %s", (unsigned long)c->id, why);

@@ -83,10 +83,11 @@ static void watch_close(plat_watch *w)
 int plat_watch_set(plat_watch *w, size_t tag, plat_sock s, int events, int *err)
 {
     struct epoll_event ev;
-    int op = w->events[tag] == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    int op;
 
     if (w->events[tag] == events)
         return 0;   /* unchanged: no system call */
+    op = w->events[tag] == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
     ev.events = ((events & PLAT_IN) ? EPOLLIN : 0u) | ((events & PLAT_OUT) ? EPOLLOUT : 0u);
     ev.data.u64 = (uint64_t)tag;
     if (epoll_ctl(w->epfd, op, (int)s, &ev) == -1) {
