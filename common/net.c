@@ -13,6 +13,31 @@ void net_log_error(const char *what, int err)
     log_error("%s: %s (%d) %s", what, err_name(err), err, err_text(err));
 }
 
+/* The errors a peer's reset or close, or our own cancel or stop, cause. */
+static int routine_error(int err)
+{
+    switch (err) {
+    case WSAECONNRESET:
+    case WSAECONNABORTED:
+    case WSAENETRESET:
+    case WSAESHUTDOWN:
+    case WSAENOTCONN:
+    case WSA_OPERATION_ABORTED:   /* ERROR_OPERATION_ABORTED */
+    case ERROR_NETNAME_DELETED:   /* a reset, as a completion reports it */
+    case ERROR_CONNECTION_ABORTED:
+    case 676L:                    /* ERROR_HANDLES_CLOSED: not in every SDK's winerror.h */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void net_log_io_error(const char *what, int err)
+{
+    if (!routine_error(err) || log_enabled(LOG_VERBOSE))
+        net_log_error(what, err);
+}
+
 int net_startup(void)
 {
     WSADATA data;
@@ -148,4 +173,109 @@ int net_set_nonblocking(SOCKET s)
         return -1;
     }
     return 0;
+}
+
+DWORD net_output(const session *sess, WSABUF bufs[NET_SEND_BUFS])
+{
+    session_iov iov[NET_SEND_BUFS];
+    size_t n = session_output(sess, iov, NET_SEND_BUFS), i;
+
+    for (i = 0; i < n; i++) {
+        bufs[i].buf = (char *)iov[i].base;
+        bufs[i].len = (ULONG)iov[i].len;
+    }
+    return (DWORD)n;
+}
+
+enum net_send_result net_send_ready(SOCKET s, session *sess)
+{
+    WSABUF bufs[NET_SEND_BUFS];
+    DWORD n, sent;
+
+    while ((n = net_output(sess, bufs)) > 0) {
+        if (WSASend(s, bufs, n, &sent, 0, NULL, NULL) == SOCKET_ERROR) {
+            int err = WSAGetLastError();
+            if (err == WSAEWOULDBLOCK)
+                return NET_FULL;   /* the model learns when there is room again */
+            net_log_io_error("WSASend", err);
+            return NET_FAILED;
+        }
+        session_sent(sess, sent);
+    }
+    return NET_SENT;
+}
+
+int net_drain_start(SOCKET s, net_drain *d)
+{
+    if (shutdown(s, SD_SEND) == SOCKET_ERROR) {
+        net_log_io_error("shutdown", WSAGetLastError());
+        return -1;
+    }
+    d->deadline = GetTickCount64() + NET_LINGER_MS;
+    d->dropped = 0;
+    return 0;
+}
+
+int net_drain_done(net_drain *d, size_t bytes)
+{
+    d->dropped += bytes;
+    return bytes == 0 || d->dropped >= NET_LINGER_BYTES || net_drain_expired(d, GetTickCount64());
+}
+
+int net_drain_expired(const net_drain *d, ULONGLONG now)
+{
+    return now >= d->deadline;
+}
+
+int net_wake_open(stats *st, net_wake *wk)
+{
+    int len = (int)sizeof wk->addr;
+
+    wk->sock = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    if (wk->sock == INVALID_SOCKET) {
+        net_log_error("socket (wake-up)", WSAGetLastError());
+        return -1;
+    }
+    stats_opened(st, RES_SOCKET);
+    net_parse_addr("127.0.0.1", 0, &wk->addr);
+    if (bind(wk->sock, (struct sockaddr *)&wk->addr, len) == SOCKET_ERROR
+        || getsockname(wk->sock, (struct sockaddr *)&wk->addr, &len) == SOCKET_ERROR) {
+        net_log_error("bind/getsockname (wake-up)", WSAGetLastError());
+        net_wake_close(st, wk);
+        return -1;
+    }
+    if (net_set_nonblocking(wk->sock) != 0) {   /* a burst of wake-ups never blocks a sender */
+        net_wake_close(st, wk);
+        return -1;
+    }
+    return 0;
+}
+
+void net_wake_send(const net_wake *wk)
+{
+    static const char byte = 1;
+
+    /* WSAEWOULDBLOCK: its buffer is full of wake-ups already */
+    if (sendto(wk->sock, &byte, 1, 0, (const struct sockaddr *)&wk->addr,
+               (int)sizeof wk->addr) == SOCKET_ERROR
+        && WSAGetLastError() != WSAEWOULDBLOCK)
+        net_log_error("sendto (wake-up)", WSAGetLastError());
+}
+
+void net_wake_drain(const net_wake *wk)
+{
+    char buf[16];
+    int i;
+
+    for (i = 0; i < 256; i++)   /* bounded: senders may go on */
+        if (recv(wk->sock, buf, (int)sizeof buf, 0) == SOCKET_ERROR)
+            return;
+}
+
+void net_wake_close(stats *st, net_wake *wk)
+{
+    if (wk->sock == INVALID_SOCKET)
+        return;
+    net_close(st, wk->sock);
+    wk->sock = INVALID_SOCKET;
 }

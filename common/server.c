@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <fcntl.h>
@@ -138,6 +139,7 @@ static void print_final_stats(server *srv)
 
 int server_finish(server *srv, int run_result)
 {
+    int failed = run_result != 0 || counter_get(&srv->failures) != 0;
     int64_t left;
 
     server_close_listener(srv);
@@ -153,32 +155,52 @@ int server_finish(server *srv, int run_result)
                   (long long)counter_get(&srv->st.open[RES_HANDLE]),
                   (long long)counter_get(&srv->st.open[RES_BLOCK]),
                   (long long)counter_get(&srv->st.connections_current));
-        return run_result != 0 ? SERVER_EXIT_FAILURE : SERVER_EXIT_LEAK;
+        return failed ? SERVER_EXIT_FAILURE : SERVER_EXIT_LEAK;
     }
-    if (run_result != 0)
+    if (failed)
         return SERVER_EXIT_FAILURE;
     log_info("%s server stopped cleanly", srv->model->name);
     return SERVER_EXIT_OK;
 }
 
-int server_accept_failed(server *srv, int err)
+void server_fail(server *srv)
 {
-    if (stop_requested(&srv->stop))
-        return 0;   /* the listening socket was closed to stop us */
-    net_log_error("accept", err);
-    if (err == WSAECONNRESET || err == WSAEMFILE || err == WSAENOBUFS) {
-        Sleep(10);  /* out of sockets or a peer gone: try again shortly */
-        return 1;
-    }
+    counter_add(&srv->failures, 1);
     stop_request(&srv->stop);
-    return 0;
 }
 
-HANDLE server_thread(server *srv, LPTHREAD_START_ROUTINE fn, void *arg, size_t stack)
+int server_wait_stop(server *srv)
 {
-    /* STACK_SIZE_PARAM_IS_A_RESERVATION: `stack` is the reserve, not the
-     * commit; the default 1 MiB reserve per thread caps thread counts. */
-    HANDLE h = CreateThread(NULL, stack, fn, arg, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    if (WaitForSingleObject(srv->stop.event, INFINITE) != WAIT_FAILED)
+        return 0;
+    log_error("WaitForSingleObject (stop): error %lu", GetLastError());
+    server_fail(srv);
+    return -1;
+}
+
+enum server_accept server_accept_failed(server *srv, int err)
+{
+    if (stop_requested(&srv->stop))
+        return ACCEPT_END;   /* the listening socket was closed to stop us */
+    if (err == WSAEWOULDBLOCK)
+        return ACCEPT_NEXT;  /* the peer gave up between readiness and accept */
+    if (err == WSAECONNRESET) {
+        net_log_io_error("accept", err);
+        return ACCEPT_NEXT;
+    }
+    net_log_error("accept", err);
+    if (err == WSAEMFILE || err == WSAENOBUFS)
+        return ACCEPT_PAUSE;
+    server_fail(srv);
+    return ACCEPT_END;
+}
+
+HANDLE server_thread(server *srv, LPTHREAD_START_ROUTINE fn, void *arg)
+{
+    /* STACK_SIZE_PARAM_IS_A_RESERVATION: SERVER_STACK is the reserve, not
+     * the commit. */
+    HANDLE h = CreateThread(NULL, SERVER_STACK, fn, arg, STACK_SIZE_PARAM_IS_A_RESERVATION,
+                            NULL);
 
     if (h == NULL)
         log_error("CreateThread: error %lu", GetLastError());
@@ -194,4 +216,37 @@ void server_join(server *srv, HANDLE thread)
     if (!CloseHandle(thread))
         log_error("CloseHandle (thread): error %lu", GetLastError());
     stats_closed(&srv->st, RES_THREAD);
+}
+
+void *server_alloc(server *srv, size_t size)
+{
+    void *block = calloc(1, size);
+
+    if (block == NULL)
+        log_error("calloc: out of memory (%lu bytes)", (unsigned long)size);
+    else
+        stats_opened(&srv->st, RES_BLOCK);
+    return block;
+}
+
+void server_free(server *srv, void *block)
+{
+    if (block == NULL)
+        return;
+    free(block);
+    stats_closed(&srv->st, RES_BLOCK);
+}
+
+void server_conn_opened(server *srv, session *sess)
+{
+    if (sess != NULL)
+        session_init(sess, &srv->env);
+    stats_connection_opened(&srv->st);
+}
+
+void server_conn_closed(server *srv, session *sess)
+{
+    if (sess != NULL)
+        session_free(sess);
+    stats_connection_closed(&srv->st);
 }

@@ -1,6 +1,7 @@
 /* session.c - one connection's protocol logic; see session.h. */
 #include "session.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,6 +308,7 @@ void session_sent(session *s, size_t bytes)
     size_t left = bytes;
     session_chunk *c;
 
+    assert(bytes <= s->unsent);   /* a send carries only bytes session_output() described */
     s->unsent -= bytes;
     s->sent_total += bytes;
     counter_add(&s->env->stats->bytes_out, (int64_t)bytes);
@@ -337,4 +339,10 @@ size_t session_unsent(const session *s)
 int session_done(const session *s)
 {
     return s->state == SESSION_CLOSING && s->unsent == 0;
+}
+
+int session_idle(const session *s)
+{
+    return session_can_read(s) && s->unsent == 0 && s->staged == 0
+           && !proto_reader_partial(&s->reader);
 }

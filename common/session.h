@@ -11,10 +11,22 @@
  *     session_can_read(s)                0: post no receive (backpressure
  *                                        or closing)
  *     session_done(s)                    1: shutdown(SD_SEND), then close
+ *     session_idle(s)                    1: nothing owed, no frame begun
+ *
+ * The output contract: session_output() only peeks. It describes the
+ * oldest unsent bytes and moves nothing; until session_sent() consumes
+ * them, every call describes the same bytes again. So a model keeps at
+ * most one send in flight per session: a second send posted before the
+ * first one's session_sent() would carry the same bytes twice. The queue's
+ * bytes never move, so a pending overlapped send may point into them
+ * until session_sent() is called; session_sent() takes the byte count the
+ * send reported (fewer than described is a short send: the rest is
+ * described again).
  *
  * No socket calls: buffer in, buffer out. One thread at a time per
- * session; the output queue's bytes never move, so a pending overlapped
- * send may point into them until session_sent() is called.
+ * session. A model opens and closes a connection's session through
+ * server_conn_opened() / server_conn_closed() (common/server.h), which
+ * keep the connection counters paired with it.
  */
 #ifndef SESSION_H
 #define SESSION_H
@@ -78,5 +90,9 @@ size_t session_output(const session *s, session_iov *iov, size_t max_iov);
 void session_sent(session *s, size_t bytes);
 size_t session_unsent(const session *s);
 int session_done(const session *s);
+
+/* 1 when dropping the session loses nothing: it still reads, owes no
+ * reply and holds no half-read frame (06 frees idle connections' sessions). */
+int session_idle(const session *s);
 
 #endif
