@@ -5,10 +5,10 @@
 
 # Four select threads for 300 connections: every hand-off through an inbox
 # and its wake-up datagram is exercised, and the battery still passes.
-wsm_server_test(select_threads_load select_server "--threads 4" "fast" 300
-                load --conns 300 --msgs 20 --size 64)
-wsm_server_test(select_threads_check select_server "--threads 4" "fast;conformance" 300
-                check)
+wsm_server_test(NAME select_threads_load SERVER select_server SERVER_ARGS "--threads 4"
+                LABELS fast load TIMEOUT 300 ARGS load --conns 300 --msgs 20 --size 64)
+wsm_server_test(NAME select_threads_check SERVER select_server SERVER_ARGS "--threads 4"
+                LABELS fast conformance TIMEOUT 300 ARGS check)
 
 # One thread with a full set: 1000 connections in one select() call.
 # --timeout 30, not the default 10: under Wine every recv, send and
@@ -18,8 +18,9 @@ wsm_server_test(select_threads_check select_server "--threads 4" "fast;conforman
 # max 4.8-10.2 s late: some runs cross 10 s. A socket left unserved
 # would still fail: no readable socket was ever left out of two rounds in
 # a row (checked with FIONREAD), so 30 s is only headroom for the load.
-wsm_server_test(stress_select_one_set select_server "--threads 1 --max-clients 1000"
-                "load" 600 load --conns 1000 --msgs 10 --size 64 --timeout 30)
+wsm_server_test(NAME stress_select_one_set SERVER select_server
+                SERVER_ARGS "--threads 1 --max-clients 1000" LABELS load TIMEOUT 600
+                ARGS load --conns 1000 --msgs 10 --size 64 --timeout 30)
 
 # Past one set: 3000 connections spread over the default ten threads
 # (least loaded first), with pipelined 4 KiB frames so that partial sends
@@ -29,5 +30,5 @@ wsm_server_test(stress_select_one_set select_server "--threads 1 --max-clients 1
 # --timeout 30 for the same reason as above: here replies came p50
 # 3.3-6.7 s, max 8.4-12 s late, and 1 run in 5 failed at 10 s although the
 # server had received and echoed every frame (frames_in = frames_out).
-wsm_client_test(stress_select_server_3000 select_server "load" 900
-                load --conns 3000 --msgs 10 --size 4096 --pipeline 4 --timeout 30)
+wsm_client_test(NAME stress_select_server_3000 SERVER select_server LABELS load TIMEOUT 900
+                ARGS load --conns 3000 --msgs 10 --size 4096 --pipeline 4 --timeout 30)

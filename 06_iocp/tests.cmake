@@ -10,12 +10,12 @@
 # gives every operation its packet), and without deferred receives (on by
 # default: a worker posts the receive planned after a packet a little
 # later; nodefer posts every receive at once).
-wsm_server_test(check_iocp_server_batch iocp_server "--opt batch" "fast;conformance" 300
-                check)
-wsm_server_test(check_iocp_server_noskip iocp_server "--opt noskip" "fast;conformance" 300
-                check)
-wsm_server_test(check_iocp_server_nodefer iocp_server "--opt nodefer" "fast;conformance" 300
-                check)
+wsm_server_test(NAME check_iocp_server_batch SERVER iocp_server SERVER_ARGS "--opt batch"
+                LABELS fast conformance TIMEOUT 300 ARGS check)
+wsm_server_test(NAME check_iocp_server_noskip SERVER iocp_server SERVER_ARGS "--opt noskip"
+                LABELS fast conformance TIMEOUT 300 ARGS check)
+wsm_server_test(NAME check_iocp_server_nodefer SERVER iocp_server SERVER_ARGS "--opt nodefer"
+                LABELS fast conformance TIMEOUT 300 ARGS check)
 
 # Shutdown with operations pending: the stop check sets the stop event while
 # ten connections are open (idle, inside a frame, after an echo), so a
@@ -24,17 +24,17 @@ wsm_server_test(check_iocp_server_nodefer iocp_server "--opt nodefer" "fast;conf
 # exit 0 within 5 s with connections_current=0. Run with batching on as
 # well as the default inline completions, which change the order of events;
 # stop_busy stops it again with sends pending behind unread replies.
-wsm_server_test(iocp_stop_pending iocp_server "--opt batch" "fast" 300
-                check --only stop,stop_busy)
+wsm_server_test(NAME iocp_stop_pending SERVER iocp_server SERVER_ARGS "--opt batch"
+                LABELS fast conformance TIMEOUT 300 ARGS check --only stop,stop_busy)
 
 # Many closes at once while receives are pending: 300 connections close
 # together, every third by reset, so completions with errors (64, 676, 995)
 # race the closes on several workers; every context must be freed once.
-wsm_client_test(iocp_close_together iocp_server "fast" 300
-                load --conns 300 --msgs 20 --size 64 --abort-every 3)
+wsm_client_test(NAME iocp_close_together SERVER iocp_server LABELS fast load TIMEOUT 300
+                ARGS load --conns 300 --msgs 20 --size 64 --abort-every 3)
 
 # Large pipelined frames: the connection's receive buffer grows to 64 KiB,
 # replies leave several WSABUFs per WSASend, and backpressure stops and
 # restarts the receives.
-wsm_client_test(iocp_pipeline_large iocp_server "fast" 300
-                load --conns 50 --msgs 40 --size 65536 --pipeline 8)
+wsm_client_test(NAME iocp_pipeline_large SERVER iocp_server LABELS fast load TIMEOUT 300
+                ARGS load --conns 50 --msgs 40 --size 65536 --pipeline 8)

@@ -4,12 +4,12 @@
 
 #include "opts.h"
 #include "plat.h"
-#include "server.h"
+#include "spawn.h"
 
 typedef struct client_ctx {
     const client_opts *opts;
     plat_addr addr;          /* --host and --port (or the started server's port) */
-    server_run *server;      /* the --server process, or NULL */
+    spawn_run *server;       /* the --server process, or NULL */
 } client_ctx;
 
 /* Each returns the exit status: 0 success, 1 failure. */

@@ -7,7 +7,7 @@
 #include "client.h"
 #include "opts.h"
 #include "plat.h"
-#include "server.h"
+#include "spawn.h"
 
 static int run_command(const client_ctx *cx)
 {
@@ -26,13 +26,13 @@ static int run_command(const client_ctx *cx)
 /* For check, and for load --abort-every (whose point is that every close
  * is counted), the server's final statistics must show every connection
  * closed; the stop check judges them when it runs, this covers --only. */
-static int judge_final_stats(server_run *srv)
+static int judge_final_stats(spawn_run *srv)
 {
     stats_text st;
     const char *cur;
     errmsg e;
 
-    if (server_final_stats(srv, &st, &e) != 0) {
+    if (spawn_final_stats(srv, &st, &e) != 0) {
         fprintf(stderr, "client: server's final statistics: %s\n", e.text);
         return 1;
     }
@@ -47,18 +47,18 @@ static int judge_final_stats(server_run *srv)
 
 /* Stops the server, shows its final output on stderr and folds the
  * outcome into the exit status. */
-static int finish_server(const client_opts *o, server_run *srv, int status)
+static int finish_server(const client_opts *o, spawn_run *srv, int status)
 {
     errmsg e;
 
-    if (server_stop(srv, &e) != 0) {
+    if (spawn_stop(srv, &e) != 0) {
         fprintf(stderr, "client: --server: %s\n", e.text);
         status = 1;
     } else if ((o->cmd == CMD_CHECK || (o->cmd == CMD_LOAD && o->abort_every > 0))
                && !srv->final_judged && judge_final_stats(srv) != 0)
         status = 1;
-    server_print_output(srv, stderr);
-    server_free(srv);
+    spawn_print_output(srv, stderr);
+    spawn_free(srv);
     return status;
 }
 
@@ -84,19 +84,19 @@ static const char *server_extra_args(const client_opts *o, char *buf, size_t cap
 static int run_with_server(client_ctx *cx)
 {
     const client_opts *o = cx->opts;
-    server_run srv;
+    spawn_run srv;
     char extra[64];
     char why[256];
     errmsg e;
     int status;
 
-    if (server_start(&srv, o->server, server_extra_args(o, extra, sizeof extra), &e) != 0) {
+    if (spawn_start(&srv, o->server, server_extra_args(o, extra, sizeof extra), &e) != 0) {
         fprintf(stderr, "client: --server: %s\n", e.text);
         return 1;
     }
     if (plat_resolve(o->host, srv.port, &cx->addr, why, sizeof why) != 0) {
         fprintf(stderr, "client: %s\n", why);
-        server_free(&srv);
+        spawn_free(&srv);
         return 1;
     }
     cx->server = &srv;

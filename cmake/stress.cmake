@@ -10,8 +10,16 @@
 # (the native preset) before the Wine tests run; a test is skipped, saying
 # why, when it is missing. On Windows the suite's own client runs them.
 
-set(WSM_NATIVE_CLIENT ${CMAKE_SOURCE_DIR}/build/native/bin/client CACHE FILEPATH
+set(WSM_NATIVE_CLIENT "" CACHE FILEPATH
     "The natively built client that drives the Wine servers in the stress tests")
+# The wine presets set it to the native preset's client (CMakePresets.json,
+# WSM_NATIVE_DIR), so the path is written once; a build configured without
+# them skips the stress tests until -DWSM_NATIVE_CLIENT=PATH is given.
+if(WSM_NATIVE_CLIENT)
+    set(wsm_stress_run "test -x \"$1\" || { echo \"SKIP: no native client at $1 (cmake --preset native && cmake --build --preset native)\"; exit 77; }; exec env WINEPREFIX=${WSM_WINEPREFIX} WINEDEBUG=-all \"$@\"")
+else()
+    set(wsm_stress_run "echo \"SKIP: WSM_NATIVE_CLIENT is not set (the wine presets set it; or -DWSM_NATIVE_CLIENT=PATH)\"; exit 77")
+endif()
 
 # Connections held at once: the documented capacity of each model (the
 # blocking model's is 1000, the others' 10,000). With --conns the client
@@ -25,25 +33,28 @@ function(wsm_stress_capacity server out)
     endif()
 endfunction()
 
-# wsm_stress_test(NAME SERVER TIMEOUT ARGS...): `client stress ARGS` with
-# SERVER started by the client (--server) and stopped at the end.
-function(wsm_stress_test name server timeout)
+# wsm_stress_test(NAME test SERVER target TIMEOUT seconds
+#                 ARGS stress-argument...): `client stress ARGS` with SERVER
+# started by the client (--server) and stopped at the end.
+function(wsm_stress_test)
+    cmake_parse_arguments(PARSE_ARGV 0 t "" "NAME;SERVER;TIMEOUT" "ARGS")
+    wsm_require_keywords(wsm_stress_test t NAME SERVER TIMEOUT ARGS)
     if(CMAKE_CROSSCOMPILING AND WINE_LOADER)
-        add_test(NAME ${name}
-                 COMMAND sh -c "test -x \"$1\" || { echo \"SKIP: no native client at $1 (cmake --preset native && cmake --build --preset native)\"; exit 77; }; exec env WINEPREFIX=${WSM_WINEPREFIX} WINEDEBUG=-all \"$@\""
-                         sh ${WSM_NATIVE_CLIENT} stress ${ARGN}
-                         --server "${WINE_LOADER} $<TARGET_FILE:${server}>")
-        set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77)
+        add_test(NAME ${t_NAME}
+                 COMMAND sh -c "${wsm_stress_run}"
+                         sh ${WSM_NATIVE_CLIENT} stress ${t_ARGS}
+                         --server "${WINE_LOADER} $<TARGET_FILE:${t_SERVER}>")
+        set_tests_properties(${t_NAME} PROPERTIES SKIP_RETURN_CODE 77)
     else()
-        add_test(NAME ${name}
-                 COMMAND client stress ${ARGN} --server "$<TARGET_FILE_NAME:${server}>"
+        add_test(NAME ${t_NAME}
+                 COMMAND client stress ${t_ARGS} --server "$<TARGET_FILE_NAME:${t_SERVER}>"
                  WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
     endif()
     # One at a time: two servers holding 10,000 sockets each would not fit
     # in one wineserver (about 20,000 descriptors), and each scenario's
     # figures and deadlines assume the machine is its own.
-    set_tests_properties(${name} PROPERTIES LABELS "stress" FIXTURES_REQUIRED wine
-                         TIMEOUT ${timeout} RUN_SERIAL TRUE)
+    set_tests_properties(${t_NAME} PROPERTIES LABELS "stress" FIXTURES_REQUIRED wine
+                         TIMEOUT ${t_TIMEOUT} RUN_SERIAL TRUE)
 endfunction()
 
 foreach(server ${WSM_SERVERS})
@@ -57,25 +68,30 @@ foreach(server ${WSM_SERVERS})
     if(server STREQUAL "select_server")
         set(hold_rounds 1)
     endif()
-    wsm_stress_test(stress_${model}_hold ${server} 900 --scenario hold --conns ${cap}
-                    --rounds ${hold_rounds} --timeout 60)
+    wsm_stress_test(NAME stress_${model}_hold SERVER ${server} TIMEOUT 900
+                    ARGS --scenario hold --conns ${cap} --rounds ${hold_rounds} --timeout 60)
     # 10,000 connect/echo/close cycles after 1000 of warm-up.
-    wsm_stress_test(stress_${model}_churn ${server} 900 --scenario churn --conns 1000
-                    --rounds 10)
-    wsm_stress_test(stress_${model}_resets ${server} 600 --scenario resets --conns 1000)
-    wsm_stress_test(stress_${model}_kill ${server} 600 --scenario kill --conns 200)
-    wsm_stress_test(stress_${model}_garbage ${server} 600 --scenario garbage --conns 100)
-    wsm_stress_test(stress_${model}_slow ${server} 600 --scenario slow --conns 50)
+    wsm_stress_test(NAME stress_${model}_churn SERVER ${server} TIMEOUT 900
+                    ARGS --scenario churn --conns 1000 --rounds 10)
+    wsm_stress_test(NAME stress_${model}_resets SERVER ${server} TIMEOUT 600
+                    ARGS --scenario resets --conns 1000)
+    wsm_stress_test(NAME stress_${model}_kill SERVER ${server} TIMEOUT 600
+                    ARGS --scenario kill --conns 200)
+    wsm_stress_test(NAME stress_${model}_garbage SERVER ${server} TIMEOUT 600
+                    ARGS --scenario garbage --conns 100)
+    wsm_stress_test(NAME stress_${model}_slow SERVER ${server} TIMEOUT 600
+                    ARGS --scenario slow --conns 50)
     # 1000 busy connections: load's connect phase runs ahead of the server's
     # accepts, and past the kernel's accept backlog (4096) connections wait
     # in TCP's retransmission backoff, so 10,000 would measure that.
-    wsm_stress_test(stress_${model}_stop ${server} 600 --scenario stop --conns 1000)
+    wsm_stress_test(NAME stress_${model}_stop SERVER ${server} TIMEOUT 600
+                    ARGS --scenario stop --conns 1000)
 endforeach()
 
 # The stress command itself under Wine, in the default run: the Windows
 # build of the client starting and killing its own children (kill) and the
 # garbage streams, at small counts.
-wsm_client_test(stress_smoke_kill select_server "fast" 300
-                stress --scenario kill --conns 20 --rounds 1)
-wsm_client_test(stress_smoke_garbage iocp_server "fast" 300
-                stress --scenario garbage --conns 20 --rounds 1)
+wsm_client_test(NAME stress_smoke_kill SERVER select_server LABELS fast smoke TIMEOUT 300
+                ARGS stress --scenario kill --conns 20 --rounds 1)
+wsm_client_test(NAME stress_smoke_garbage SERVER iocp_server LABELS fast smoke TIMEOUT 300
+                ARGS stress --scenario garbage --conns 20 --rounds 1)

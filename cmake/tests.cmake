@@ -1,27 +1,57 @@
 # CTest: the Wine fixtures, the unit tests and the conformance battery.
-# Labels: fast and load (default run), stress (large counts, still bounded;
-# left out of the default run, `scripts/test.sh --stress` runs them).
+# Every test has a label that says what it is:
+#   unit         a unit test (tests/)
+#   conformance  the conformance battery, client check (whole or --only)
+#   load         many connections echoing through client load
+#   stress       a client stress scenario at full counts: left out of the
+#                default run, `scripts/test.sh --stress` runs them
+#   smoke        a command end to end at small counts (compare, stress)
+#   docs         docs/ kept true to the code
+#   analysis     cppcheck and clang-tidy (cmake/static-analysis.cmake)
+#   fuzz         the libFuzzer targets (native-asan build, tests/fuzz)
+#   fixture      the Wine prefix's wineserver, started and stopped (empty on
+#                Windows)
+# and `fast` when it is quick enough for `scripts/test.sh -L fast`, `native`
+# when it runs in the native build.
 if(CMAKE_CROSSCOMPILING AND WINE_LOADER)
     add_test(NAME wine_start
              COMMAND ${CMAKE_SOURCE_DIR}/cmake/wine-fixture.sh start ${WSM_WINEPREFIX})
-    set_tests_properties(wine_start PROPERTIES FIXTURES_SETUP wine LABELS "fast;stress"
-                         TIMEOUT 180)
+    set_tests_properties(wine_start PROPERTIES FIXTURES_SETUP wine
+                         LABELS "fixture;fast;stress" TIMEOUT 180)
     add_test(NAME wine_stop
              COMMAND ${CMAKE_SOURCE_DIR}/cmake/wine-fixture.sh stop ${WSM_WINEPREFIX})
-    set_tests_properties(wine_stop PROPERTIES FIXTURES_CLEANUP wine LABELS "fast;stress")
+    set_tests_properties(wine_stop PROPERTIES FIXTURES_CLEANUP wine
+                         LABELS "fixture;fast;stress")
 else()
     # Native Windows: no fixture is needed; define it empty so tests can
     # require it everywhere.
     add_test(NAME wine_start COMMAND ${CMAKE_COMMAND} -E true)
-    set_tests_properties(wine_start PROPERTIES FIXTURES_SETUP wine LABELS "fast;stress")
+    set_tests_properties(wine_start PROPERTIES FIXTURES_SETUP wine
+                         LABELS "fixture;fast;stress")
 endif()
 
 add_subdirectory(tests)
 
-# wsm_server_test(NAME SERVER SERVER_ARGS LABELS TIMEOUT ARGS...): run
-# `client ARGS` against SERVER started with SERVER_ARGS; the client starts
-# it (--server, from the bin folder) and stops it through its stop event.
-function(wsm_server_test name server server_args labels timeout)
+# wsm_require_keywords(FUNCTION PREFIX KEYWORD...): stops the configuration
+# when a call of FUNCTION (parsed by cmake_parse_arguments into PREFIX_*)
+# left out one of the KEYWORDs or has words that follow no keyword, so a
+# slip in a call fails here and not as a test that runs the wrong thing.
+function(wsm_require_keywords fn prefix)
+    if(DEFINED ${prefix}_UNPARSED_ARGUMENTS)
+        message(FATAL_ERROR
+                "${fn}(${${prefix}_NAME}): unexpected arguments: ${${prefix}_UNPARSED_ARGUMENTS}")
+    endif()
+    foreach(kw ${ARGN})
+        if(NOT DEFINED ${prefix}_${kw})
+            message(FATAL_ERROR "${fn}(${${prefix}_NAME}): ${kw} is missing or empty")
+        endif()
+    endforeach()
+endfunction()
+
+# Runs `client ARGS...` against SERVER started with SERVER_ARGS ("" for its
+# defaults); the client starts it (--server, from the bin folder) and stops
+# it through its stop event. The two functions below call it.
+function(wsm_add_client_test name server server_args labels timeout)
     string(STRIP "$<TARGET_FILE_NAME:${server}> ${server_args}" command)
     add_test(NAME ${name}
              COMMAND client ${ARGN} --server "${command}"
@@ -30,16 +60,36 @@ function(wsm_server_test name server server_args labels timeout)
                          TIMEOUT ${timeout})
 endfunction()
 
-# wsm_client_test(NAME SERVER LABELS TIMEOUT ARGS...): the same, the server
-# with its default options.
-function(wsm_client_test name server labels timeout)
-    wsm_server_test(${name} ${server} "" "${labels}" ${timeout} ${ARGN})
+# wsm_server_test(NAME test SERVER target SERVER_ARGS "options"
+#                 LABELS label... TIMEOUT seconds ARGS client-argument...):
+# `client ARGS` against SERVER started with the options SERVER_ARGS, e.g.
+#   wsm_server_test(NAME select_threads_check SERVER select_server
+#                   SERVER_ARGS "--threads 4" LABELS fast conformance
+#                   TIMEOUT 300 ARGS check)
+function(wsm_server_test)
+    cmake_parse_arguments(PARSE_ARGV 0 t "" "NAME;SERVER;SERVER_ARGS;TIMEOUT" "LABELS;ARGS")
+    wsm_require_keywords(wsm_server_test t NAME SERVER SERVER_ARGS LABELS TIMEOUT ARGS)
+    wsm_add_client_test(${t_NAME} ${t_SERVER} "${t_SERVER_ARGS}" "${t_LABELS}" ${t_TIMEOUT}
+                        ${t_ARGS})
+endfunction()
+
+# wsm_client_test(NAME test SERVER target LABELS label... TIMEOUT seconds
+#                 ARGS client-argument...): the same, the server with its
+# default options.
+function(wsm_client_test)
+    cmake_parse_arguments(PARSE_ARGV 0 t "" "NAME;SERVER;TIMEOUT" "LABELS;ARGS")
+    wsm_require_keywords(wsm_client_test t NAME SERVER LABELS TIMEOUT ARGS)
+    wsm_add_client_test(${t_NAME} ${t_SERVER} "" "${t_LABELS}" ${t_TIMEOUT} ${t_ARGS})
 endfunction()
 
 foreach(server ${WSM_SERVERS})
-    wsm_client_test(check_${server} ${server} "fast;conformance" 300 check)
-    wsm_client_test(stress_${server}_1000 ${server} "load" 600
-                    load --conns 1000 --msgs 20 --size 64)
+    wsm_client_test(NAME check_${server} SERVER ${server} LABELS fast conformance
+                    TIMEOUT 300 ARGS check)
+    # A load run (client load, 1000 connections at once, in the default
+    # run), so labelled load; the name is older than the stress label, and
+    # the guides' pitfall boxes cite it.
+    wsm_client_test(NAME stress_${server}_1000 SERVER ${server} LABELS load TIMEOUT 600
+                    ARGS load --conns 1000 --msgs 20 --size 64)
 endforeach()
 # Each model folder may add tests of its own in <dir>/tests.cmake.
 foreach(dir ${WSM_MODEL_DIRS})
@@ -78,5 +128,5 @@ add_test(NAME compare_smoke
          COMMAND client compare --bin . --servers blocking --scenarios pingpong1,burst
                  --quick --out ${CMAKE_BINARY_DIR}/compare-smoke
          WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
-set_tests_properties(compare_smoke PROPERTIES LABELS "fast" FIXTURES_REQUIRED wine
+set_tests_properties(compare_smoke PROPERTIES LABELS "fast;smoke" FIXTURES_REQUIRED wine
                      TIMEOUT 300)

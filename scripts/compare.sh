@@ -8,14 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/build.sh wine >&2
-bash scripts/build.sh native >&2
+wine_dir=$(bash scripts/build.sh wine)
 # The client runs natively: under Wine every system call of every process
 # in a prefix is a round trip to one wineserver, so a Wine client would
 # compete with the server it measures (REFERENCE.md section 4).
-client=$PWD/build/native/bin/client
-export WINEPREFIX=$PWD/build/wine/wineprefix WINEDEBUG=-all
+client=$(bash scripts/build.sh native)/bin/client
+export WINEPREFIX=$wine_dir/wineprefix WINEDEBUG=-all
 bash cmake/wine-fixture.sh start "$WINEPREFIX" >&2
 trap 'bash cmake/wine-fixture.sh stop "$WINEPREFIX"' EXIT
 
-"$client" compare --bin build/wine/bin --launcher /usr/lib/wine/wine64 --out results "$@"
+"$client" compare --bin "$wine_dir/bin" --launcher /usr/lib/wine/wine64 --out results "$@"

@@ -2,14 +2,14 @@
 # Longer fuzz runs than the suite's 20 s: builds the native-asan preset
 # (clang, AddressSanitizer, UBSan, libFuzzer), then fuzzes each target in
 # turn from its corpus (tests/fuzz/corpus/TARGET). New inputs and any failing
-# input (crash-*, leak-*, timeout-*) go to build/native-asan/tests/fuzz/
-# found_TARGET/; a failure stops the script (exit 1) and names the input.
+# input (crash-*, leak-*, timeout-*) go to tests/fuzz/found_TARGET/ in the
+# preset's build tree; a failure stops the script (exit 1) and names the input.
 # Usage: scripts/fuzz.sh [--seconds N] [--merge] [TARGET...]
 #   --seconds N  per target (default 600)
 #   --merge      then add to the repository's corpus the found inputs that
 #                reach new coverage (libFuzzer -merge=1), for a commit
 #   TARGET       proto_reader, session (default: both)
-# Replay one input: build/native-asan/bin/fuzz_TARGET FILE
+# Replay one input: BUILD/bin/fuzz_TARGET FILE (BUILD: the native-asan preset's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=600
@@ -23,10 +23,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ ${#targets[@]} -gt 0 ] || targets=(proto_reader session)
-bash scripts/build.sh native-asan
-bin=build/native-asan/bin
+dir=$(bash scripts/build.sh native-asan)
+bin=$dir/bin
 for t in "${targets[@]}"; do
-    found=build/native-asan/tests/fuzz/found_$t
+    found=$dir/tests/fuzz/found_$t
     mkdir -p "$found"
     echo "== fuzz_$t for $seconds s"
     UBSAN_OPTIONS=print_stacktrace=1 "$bin/fuzz_$t" -max_total_time="$seconds" \

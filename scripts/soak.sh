@@ -7,8 +7,8 @@
 # Usage: scripts/soak.sh [--minutes N] [--servers a,b,...] [--interval S]
 #                        [--out DIR] [--no-build]
 #   defaults: 10 minutes per server, all six, a sample every 5 s, results/.
-#   Environment: WSM_BIN (the servers, default build/wine/bin), WSM_CLIENT
-#   (the native client, default build/native/bin/client), WINEPREFIX.
+#   Environment: WSM_BIN (the servers, default: the wine preset's bin/),
+#   WSM_CLIENT (the native client, default: the native preset's), WINEPREFIX.
 #
 # The mixed load, all at once, each client ending by the deadline:
 #   steady:  40 connections echoing 64 B..16 KiB frames, 2 in flight each
@@ -40,13 +40,16 @@ while [ $# -gt 0 ]; do
     *) sed -n '2,13p' "$0" >&2; exit 2 ;;
     esac
 done
+# The build trees are the presets' (scripts/build.sh names them); nothing is
+# built with --no-build or when WSM_BIN or WSM_CLIENT says where things are.
+only=--configure-only
 if [ "$build" = 1 ] && [ -z "${WSM_BIN:-}${WSM_CLIENT:-}" ]; then
-    bash scripts/build.sh wine >&2
-    bash scripts/build.sh native >&2
+    only=
 fi
-bin=${WSM_BIN:-$PWD/build/wine/bin}
-client=${WSM_CLIENT:-$PWD/build/native/bin/client}
-export WINEPREFIX=${WINEPREFIX:-$PWD/build/wine/wineprefix} WINEDEBUG=-all
+wine_dir=$(bash scripts/build.sh ${only:+"$only"} wine)
+bin=${WSM_BIN:-$wine_dir/bin}
+client=${WSM_CLIENT:-$(bash scripts/build.sh ${only:+"$only"} native)/bin/client}
+export WINEPREFIX=${WINEPREFIX:-$wine_dir/wineprefix} WINEDEBUG=-all
 mkdir -p "$out"
 work=$(mktemp -d)
 bash cmake/wine-fixture.sh start "$WINEPREFIX" >&2

@@ -1,5 +1,5 @@
-/* unit_watch.c - tests for client/plat_watch.c, the set the load command
- * waits on: with more sockets ready than one wait takes, every one is
+/* unit_watch.c - tests for client/plat/plat_watch.c, the set the load
+ * command waits on: with more sockets ready than one wait takes, every one is
  * reported within two waits (none starves: the pollset version once
  * reported the same first ones every time, and 116 of 1000 load
  * connections timed out); a socket stops being reported once unwatched;

@@ -24,7 +24,7 @@ typedef enum check_result {
 typedef struct check_ctx {
     const plat_addr *addr;
     unsigned timeout_ms;
-    server_run *server;      /* NULL without --server */
+    spawn_run *server;       /* NULL without --server */
     const char *server_cmd;  /* --server's command, for a check that needs its own */
     const char *host;        /* --host */
     errmsg why;

@@ -378,7 +378,7 @@ static check_result stop_final_stats(check_ctx *k)
     stats_text st;
     const char *cur;
 
-    if (server_final_stats(k->server, &st, &k->why) != 0)
+    if (spawn_final_stats(k->server, &st, &k->why) != 0)
         return ck_fail_why(k, "the server's final statistics");
     cur = stats_text_get(&st, "connections_current");
     if (cur == NULL)
@@ -404,7 +404,7 @@ check_result check_stop(check_ctx *k)
         ck_close_all(cs, STOP_CONNS);
         return ck_fail_why(k, "preparing 10 connections");
     }
-    rc = server_stop(k->server, &k->why);
+    rc = spawn_stop(k->server, &k->why);
     ck_close_all(cs, STOP_CONNS);
     if (rc != 0)
         return ck_fail_why(k, "stop event with 10 connections open");

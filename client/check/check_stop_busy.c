@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "server.h"
+#include "spawn.h"
 #include "xchg.h"
 
 #define SB_CONNS 8
@@ -102,12 +102,12 @@ static int sb_flood(check_ctx *k, sb_conn *s, const unsigned char *frame)
 }
 
 /* The final statistics: no connection and nothing opened left. */
-static int sb_final_stats(check_ctx *k, server_run *srv)
+static int sb_final_stats(check_ctx *k, spawn_run *srv)
 {
     stats_text st;
     size_t i;
 
-    if (server_final_stats(srv, &st, &k->why) != 0)
+    if (spawn_final_stats(srv, &st, &k->why) != 0)
         return -1;
     for (i = 0; i < sizeof sb_open_keys / sizeof sb_open_keys[0]; i++) {
         const char *v = stats_text_get(&st, sb_open_keys[i]);
@@ -122,7 +122,7 @@ static int sb_final_stats(check_ctx *k, server_run *srv)
 
 /* Opens the connections, floods them, stops the server while they are
  * blocked, then closes them. */
-static int sb_run(check_ctx *k, server_run *srv, sb_conn *s, const unsigned char *frame)
+static int sb_run(check_ctx *k, spawn_run *srv, sb_conn *s, const unsigned char *frame)
 {
     int i, rc = 0;
 
@@ -135,7 +135,7 @@ static int sb_run(check_ctx *k, server_run *srv, sb_conn *s, const unsigned char
                       SB_CONNS);
         rc = -1;
     }
-    if (rc == 0 && server_stop(srv, &k->why) != 0) {
+    if (rc == 0 && spawn_stop(srv, &k->why) != 0) {
         errmsg_prefix(&k->why, "stop with %d connections pushed back", SB_CONNS);
         rc = -1;
     }
@@ -160,7 +160,7 @@ static unsigned char *sb_frame(void)
 }
 
 /* The check on its own server: resolve it, run, hand the message back. */
-static int sb_on_server(check_ctx *k, server_run *srv)
+static int sb_on_server(check_ctx *k, spawn_run *srv)
 {
     check_ctx own = *k;   /* the same check, aimed at the server of its own */
     sb_conn *s = (sb_conn *)calloc(SB_CONNS, sizeof *s);
@@ -185,18 +185,18 @@ static int sb_on_server(check_ctx *k, server_run *srv)
 
 check_result check_stop_busy(check_ctx *k)
 {
-    server_run srv;
+    spawn_run srv;
     int rc;
 
     if (k->server_cmd == NULL) {
         ck_fail(k, "needs --server");
         return CHECK_SKIP;
     }
-    if (server_start(&srv, k->server_cmd, "--max-clients 200", &k->why) != 0)
+    if (spawn_start(&srv, k->server_cmd, "--max-clients 200", &k->why) != 0)
         return ck_fail_why(k, "starting a server of its own");
     rc = sb_on_server(k, &srv);
     if (rc != 0)
-        server_print_output(&srv, stderr);   /* its log tells what it was doing */
-    server_free(&srv);
+        spawn_print_output(&srv, stderr);   /* its log tells what it was doing */
+    spawn_free(&srv);
     return rc == 0 ? CHECK_PASS : CHECK_FAIL;
 }

@@ -1,5 +1,5 @@
 /* compare_run.c - one server through one scenario of the compare command:
- * start it fresh (server_start, as --server does), read STATS before,
+ * start it fresh (spawn_start, as --server does), read STATS before,
  * during and after, run the load or idle core, stop it and require exit 0. */
 #include <stdio.h>
 #include <string.h>
@@ -268,14 +268,14 @@ static const char *extra_args(const compare_scenario *sc, char *buf, size_t cap)
 void compare_run_one(const client_opts *o, const char *model, const char *server_cmd,
                      const compare_scenario *sc, compare_row *row)
 {
-    server_run srv;
+    spawn_run srv;
     plat_addr addr;
     char extra[64], why[256];
     errmsg e;
 
     row_init(row, sc);
     snprintf(row->server, sizeof row->server, "%s", model);
-    if (server_start(&srv, server_cmd, extra_args(sc, extra, sizeof extra), &e) != 0) {
+    if (spawn_start(&srv, server_cmd, extra_args(sc, extra, sizeof extra), &e) != 0) {
         fprintf(stderr, "client: compare: %s, %s: %s\n", row->server, sc->name, e.text);
         snprintf(row->note, sizeof row->note, "start: %.80s", e.text);
         return;
@@ -284,12 +284,12 @@ void compare_run_one(const client_opts *o, const char *model, const char *server
         snprintf(row->note, sizeof row->note, "%.90s", why);
     else
         measure(o, &addr, sc, row);
-    if (server_stop(&srv, &e) != 0) {
+    if (spawn_stop(&srv, &e) != 0) {
         fprintf(stderr, "client: compare: %s: %s\n", row->server, e.text);
-        server_print_output(&srv, stderr);
+        spawn_print_output(&srv, stderr);
         if (row->note[0] == '\0')
             snprintf(row->note, sizeof row->note, "stop: %.85s", e.text);
     }
-    server_free(&srv);
+    spawn_free(&srv);
     row->ok = row->note[0] == '\0';
 }

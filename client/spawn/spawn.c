@@ -1,10 +1,10 @@
-/* server.c - starting and stopping the server under test (--server). */
-#include "server.h"
+/* spawn.c - starting and stopping the server under test (--server). */
+#include "spawn.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define SERVER_OUTPUT_CAP (256u * 1024u)
+#define SPAWN_OUTPUT_CAP (256u * 1024u)
 
 /* Takes the port from "listening on ADDR:PORT". */
 static int parse_listening(const char *line, unsigned *port, errmsg *e)
@@ -47,16 +47,16 @@ static char *build_cmdline(const char *command, const char *stop_name, const cha
 }
 
 /* Waits for the first line; on failure the server is terminated. */
-static int await_listening(server_run *s, const char *cmdline, errmsg *e)
+static int await_listening(spawn_run *s, const char *cmdline, errmsg *e)
 {
     char line[256];
     unsigned long code = 0;
-    int rc = plat_child_first_line(s->child, line, sizeof line, SERVER_START_TIMEOUT_MS);
+    int rc = plat_child_first_line(s->child, line, sizeof line, SPAWN_START_TIMEOUT_MS);
 
     /* The reason first: a table cell that shortens the text keeps it. */
     if (rc == 0)
         errmsg_set(e, "no first line within %u s from server \"%s\"",
-                   SERVER_START_TIMEOUT_MS / 1000, cmdline);
+                   SPAWN_START_TIMEOUT_MS / 1000, cmdline);
     else if (rc < 0 && plat_child_wait(s->child, 2000, &code))
         errmsg_set(e, "exited with code %lu before printing \"listening on\": server \"%s\"",
                    code, cmdline);
@@ -69,7 +69,7 @@ static int await_listening(server_run *s, const char *cmdline, errmsg *e)
     return -1;
 }
 
-int server_start(server_run *s, const char *command, const char *extra_args, errmsg *e)
+int spawn_start(spawn_run *s, const char *command, const char *extra_args, errmsg *e)
 {
     static unsigned counter;
     char why[512];
@@ -91,7 +91,7 @@ int server_start(server_run *s, const char *command, const char *extra_args, err
     rc = await_listening(s, cmdline, e);
     free(cmdline);
     if (rc != 0) {
-        server_free(s);
+        spawn_free(s);
         return -1;
     }
     return 0;
@@ -108,14 +108,14 @@ static const char *exit_meaning(unsigned long code)
 }
 
 /* Signals, waits and records the outcome in s. */
-static int stop_once(server_run *s)
+static int stop_once(spawn_run *s)
 {
     uint64_t t0 = plat_now_ms();
     int err = 0;
 
     if (plat_child_signal_stop(s->child, &err) != 0)
         errmsg_sock(&s->stop_why, plat_child_stop_call(), s->stop_name, err);
-    else if (plat_child_wait(s->child, SERVER_STOP_TIMEOUT_MS, &s->exit_code)) {
+    else if (plat_child_wait(s->child, SPAWN_STOP_TIMEOUT_MS, &s->exit_code)) {
         s->stop_ms = plat_now_ms() - t0;
         if (s->exit_code == 0)
             return 0;
@@ -123,12 +123,12 @@ static int stop_once(server_run *s)
                           s->exit_code, exit_meaning(s->exit_code));
     } else
         errmsg_set(&s->stop_why, "the server did not exit within %u s of its stop (%s); terminated",
-                   SERVER_STOP_TIMEOUT_MS / 1000, plat_child_stop_call());
+                   SPAWN_STOP_TIMEOUT_MS / 1000, plat_child_stop_call());
     plat_child_kill(s->child);
     return -1;
 }
 
-int server_stop(server_run *s, errmsg *e)
+int spawn_stop(spawn_run *s, errmsg *e)
 {
     if (!s->stopped) {
         s->stopped = 1;
@@ -140,15 +140,15 @@ int server_stop(server_run *s, errmsg *e)
 }
 
 /* The server's stdout after its first line (a malloc'ed string). */
-static char *output_after_first_line(server_run *s, size_t *len)
+static char *output_after_first_line(spawn_run *s, size_t *len)
 {
-    char *buf = (char *)malloc(SERVER_OUTPUT_CAP);
+    char *buf = (char *)malloc(SPAWN_OUTPUT_CAP);
     char *nl;
     size_t n;
 
     if (buf == NULL)
         return NULL;
-    n = plat_child_output(s->child, buf, SERVER_OUTPUT_CAP);
+    n = plat_child_output(s->child, buf, SPAWN_OUTPUT_CAP);
     nl = strchr(buf, '\n');
     if (nl == NULL) {
         buf[0] = '\0';
@@ -161,7 +161,7 @@ static char *output_after_first_line(server_run *s, size_t *len)
     return buf;
 }
 
-int server_final_stats(server_run *s, stats_text *st, errmsg *e)
+int spawn_final_stats(spawn_run *s, stats_text *st, errmsg *e)
 {
     size_t len = 0;
     char *text = output_after_first_line(s, &len);
@@ -176,7 +176,7 @@ int server_final_stats(server_run *s, stats_text *st, errmsg *e)
     return rc;
 }
 
-void server_print_output(server_run *s, FILE *f)
+void spawn_print_output(spawn_run *s, FILE *f)
 {
     size_t len = 0;
     char *text = output_after_first_line(s, &len);
@@ -195,7 +195,7 @@ void server_print_output(server_run *s, FILE *f)
     free(text);
 }
 
-void server_free(server_run *s)
+void spawn_free(spawn_run *s)
 {
     plat_child_free(s->child);
     s->child = NULL;

@@ -92,11 +92,11 @@ static void stop_sample(void *arg)
             (unsigned long long)st->before.v[SK_FRAMES_IN]);
     /* It waits for the exit; meanwhile no client reads, so the server's
      * sends may be blocked too: the stop must not wait for them. */
-    server_stop(st->s->cx->server, &e);
+    spawn_stop(st->s->cx->server, &e);
 }
 
 /* The final statistics: every connection and object closed. */
-static int judge_final(stress_ctx *s, server_run *srv)
+static int judge_final(stress_ctx *s, spawn_run *srv)
 {
     static const char *const keys[] = {
         "connections_current", "open_sockets", "open_threads", "open_handles", "open_blocks"
@@ -106,7 +106,7 @@ static int judge_final(stress_ctx *s, server_run *srv)
     size_t i;
 
     srv->final_judged = 1;
-    if (server_final_stats(srv, &st, &s->why) != 0)
+    if (spawn_final_stats(srv, &st, &s->why) != 0)
         return -1;
     for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (stats_text_u64(&st, keys[i], &v, &s->why) != 0)
@@ -123,7 +123,7 @@ static int judge_final(stress_ctx *s, server_run *srv)
  * connections closed under them) are expected and not counted. */
 int stress_run_stop(stress_ctx *s)
 {
-    server_run *srv = s->cx->server;
+    spawn_run *srv = s->cx->server;
     struct stop_state st;
     load_params lp;
     load_result res;
