@@ -89,6 +89,7 @@ static void hand_over(model_server *srv, SOCKET s);
 static DWORD WINAPI worker_main(void *arg);
 static enum conn_result serve(conn *c);
 static void use_data(conn *c, const char *buf, DWORD n);
+static int receive_again(conn *c);
 static void conn_close(conn *c, enum conn_result how);
 static void conn_free(conn *c);
 
@@ -225,12 +226,13 @@ static DWORD WINAPI worker_main(void *arg)
 }
 
 /* Reads and answers until the session is closing: CONN_CLOSE when the
- * close may be graceful, CONN_ABORT after a socket error. */
+ * close may be graceful, CONN_ABORT after a socket error. A new session
+ * reads, so the first recv() needs no question. */
 static enum conn_result serve(conn *c)
 {
     char buf[RECV_SIZE];
 
-    while (session_can_read(&c->sess)) {
+    do {
         /* [step 6] wait for something to happen
          * recv() blocks this thread until data, FIN or an error */
         int n = recv(c->sock, buf, RECV_SIZE, 0);
@@ -247,9 +249,7 @@ static enum conn_result serve(conn *c)
              * fail (WSAESHUTDOWN on Windows): a close, not the peer's reset. */
             return stop_requested(&c->srv->base.stop) ? CONN_CLOSE : CONN_ABORT;
         }
-        /* [step 10] receive again
-         * back to the top of the loop */
-    }
+    } while (receive_again(c));
     return CONN_CLOSE;
 }
 
@@ -261,6 +261,14 @@ static void use_data(conn *c, const char *buf, DWORD n)
         session_on_eof(&c->sess);
     else
         session_on_data(&c->sess, buf, n);
+}
+
+/* [step 10] receive again
+ * back to the top of the loop while the session takes input: not after
+ * the peer's FIN or a protocol error */
+static int receive_again(conn *c)
+{
+    return session_can_read(&c->sess);
 }
 
 /* [step 11] close a connection

@@ -421,21 +421,6 @@ static int wait_round(worker *w)
     return serve_round(w, GetTickCount64());
 }
 
-static DWORD WINAPI worker_main(void *arg)
-{
-    worker *w = (worker *)arg;
-
-    /* [step 10] receive again: every round rebuilds the sets from the
-     * sessions' state, so a connection is read again while it may read */
-    while (wait_round(w) == 0)
-        continue;
-    /* Stopping (step 12): the worker closes what it owns, unsent replies
-     * and all; closesocket still delivers what send() accepted. */
-    while (w->conns != NULL)
-        conn_close(w, w->conns, CONN_CLOSE);
-    return 0;
-}
-
 /* [step 7] find out which connection and which operation
  * select() left only the ready sockets in the sets, and FD_ISSET asks
  * about each socket the worker owns (it searches the array, but only the
@@ -501,6 +486,22 @@ static void use_data(conn *c, const char *buf, DWORD n)
         session_on_eof(&c->sess);
     else
         session_on_data(&c->sess, buf, n);
+}
+
+/* [step 10] receive again
+ * every round rebuilds the sets from the sessions' state, so a connection
+ * is read again while it may read */
+static DWORD WINAPI worker_main(void *arg)
+{
+    worker *w = (worker *)arg;
+
+    while (wait_round(w) == 0)
+        continue;
+    /* Stopping (step 12): the worker closes what it owns, unsent replies
+     * and all; closesocket still delivers what send() accepted. */
+    while (w->conns != NULL)
+        conn_close(w, w->conns, CONN_CLOSE);
+    return 0;
 }
 
 /* [step 11] close a connection

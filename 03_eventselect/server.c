@@ -116,6 +116,7 @@ static void serve_signalled(worker *w, DWORD i);
 static enum conn_result network_events(conn *c);
 static enum conn_result serve_conn(worker *w, conn *c);
 static void use_data(conn *c, const char *buf, DWORD n);
+static void receive_again(conn *c, int n);
 static enum conn_result begin_close(conn *c);
 static enum conn_result drain_input(worker *w, conn *c);
 static void conn_close(worker *w, conn *c, enum conn_result how);
@@ -517,12 +518,7 @@ static enum conn_result serve_conn(worker *w, conn *c)
             use_data(c, buf, (DWORD)n);
         if (n == 0)
             c->eof = 1;
-        /* [step 10] receive again
-         * this recv re-enabled FD_READ, which Winsock records again at once
-         * if bytes remain. After FD_CLOSE nothing more is promised, so the
-         * connection stays readable until recv returns 0. */
-        if (n <= 0 || !c->peer_closed)
-            c->readable = 0;
+        receive_again(c, n);
         if (err == WSAEWOULDBLOCK)
             err = 0;   /* nothing there after all; FD_READ is armed again */
         if (err != 0) {
@@ -542,6 +538,16 @@ static void use_data(conn *c, const char *buf, DWORD n)
         session_on_eof(&c->sess);
     else
         session_on_data(&c->sess, buf, n);
+}
+
+/* [step 10] receive again
+ * the recv re-enabled FD_READ, which Winsock records again at once if
+ * bytes remain. After FD_CLOSE nothing more is promised, so the
+ * connection stays readable until recv returns 0. */
+static void receive_again(conn *c, int n)
+{
+    if (n <= 0 || !c->peer_closed)
+        c->readable = 0;
 }
 
 /* [step 11] close a connection

@@ -14,7 +14,7 @@ void net_log_error(const char *what, int err)
 }
 
 /* The errors a peer's reset or close, or our own cancel or stop, cause. */
-static int routine_error(int err)
+int net_routine_error(int err)
 {
     switch (err) {
     case WSAECONNRESET:
@@ -25,6 +25,7 @@ static int routine_error(int err)
     case WSA_OPERATION_ABORTED:   /* ERROR_OPERATION_ABORTED */
     case ERROR_NETNAME_DELETED:   /* a reset, as a completion reports it */
     case ERROR_CONNECTION_ABORTED:
+    case ERROR_UNEXP_NET_ERR:     /* AcceptEx: a peer gone before its accept */
     case 676L:                    /* ERROR_HANDLES_CLOSED: not in every SDK's winerror.h */
         return 1;
     default:
@@ -34,7 +35,7 @@ static int routine_error(int err)
 
 void net_log_io_error(const char *what, int err)
 {
-    if (!routine_error(err) || log_enabled(LOG_VERBOSE))
+    if (!net_routine_error(err) || log_enabled(LOG_VERBOSE))
         net_log_error(what, err);
 }
 

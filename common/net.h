@@ -36,6 +36,9 @@ void net_log_error(const char *what, int err);
  * logged only with --verbose; any other error always. */
 void net_log_io_error(const char *what, int err);
 
+/* 1 for those routine errors: a peer's reset or close, our own cancel. */
+int net_routine_error(int err);
+
 int net_startup(void);
 void net_cleanup(void);
 

@@ -184,7 +184,7 @@ enum server_accept server_accept_failed(server *srv, int err)
         return ACCEPT_END;   /* the listening socket was closed to stop us */
     if (err == WSAEWOULDBLOCK)
         return ACCEPT_NEXT;  /* the peer gave up between readiness and accept */
-    if (err == WSAECONNRESET) {
+    if (net_routine_error(err)) {   /* the peer reset or gave up (WSAECONNRESET) */
         net_log_io_error("accept", err);
         return ACCEPT_NEXT;
     }

@@ -68,7 +68,8 @@ void server_fail(server *srv);
 int server_wait_stop(server *srv);
 
 /* The one policy for a failed accept (or AcceptEx), in every model:
- *   ACCEPT_NEXT   that peer gave up (WSAECONNRESET), or nothing was there
+ *   ACCEPT_NEXT   that peer gave up (WSAECONNRESET, or for AcceptEx
+ *                 ERROR_NETNAME_DELETED), or nothing was there
  *                 (WSAEWOULDBLOCK): take the next one;
  *   ACCEPT_PAUSE  out of sockets (WSAEMFILE, WSAENOBUFS): leave the
  *                 listener alone for SERVER_ACCEPT_PAUSE_MS, then go on;
