@@ -36,11 +36,11 @@ static const server_model model_info = {
     1000, 0, NULL, NULL
 };
 
+/* [step 1] define the state
+ * one connection, owned by its own thread */
 /* What serving a connection decided. */
 enum conn_result { CONN_KEEP, CONN_CLOSE, CONN_ABORT };
 
-/* [step 1] define the state
- * one connection, owned by its own thread */
 typedef struct conn {
     struct model_server *srv;
     SOCKET sock;
@@ -87,7 +87,7 @@ static DWORD WINAPI accept_main(void *arg);
 static int server_full(model_server *srv);
 static void hand_over(model_server *srv, SOCKET s);
 static DWORD WINAPI worker_main(void *arg);
-static enum conn_result serve(conn *c);
+static enum conn_result serve_conn(conn *c);
 static void use_data(conn *c, const char *buf, DWORD n);
 static int receive_again(conn *c);
 static void conn_close(conn *c, enum conn_result how);
@@ -215,7 +215,7 @@ static DWORD WINAPI worker_main(void *arg)
     conn *c = (conn *)arg;
     model_server *srv = c->srv;
 
-    conn_close(c, serve(c));
+    conn_close(c, serve_conn(c));
     EnterCriticalSection(&srv->lock);
     list_remove(&srv->live, c);
     srv->live_count--;
@@ -228,7 +228,7 @@ static DWORD WINAPI worker_main(void *arg)
 /* Reads and answers until the session is closing: CONN_CLOSE when the
  * close may be graceful, CONN_ABORT after a socket error. A new session
  * reads, so the first recv() needs no question. */
-static enum conn_result serve(conn *c)
+static enum conn_result serve_conn(conn *c)
 {
     char buf[RECV_SIZE];
 
@@ -315,14 +315,14 @@ static void conn_close(conn *c, enum conn_result how)
         net_close(st, s);
 }
 
-/* Frees the connection after its thread ended; nothing else points at it. */
+/* Frees what a connection holds once its socket is closed. */
 static void conn_free(conn *c)
 {
     server *base = &c->srv->base;
 
     assert(c->sock == INVALID_SOCKET);
     if (c->thread != NULL)
-        server_join(base, c->thread);
+        server_join(base, c->thread);   /* it has ended: nothing else points at c */
     server_conn_closed(base, &c->sess);
     server_free(base, c);
 }

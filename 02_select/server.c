@@ -72,13 +72,14 @@ static const server_model model_info = {
     NULL
 };
 
+/* [step 1] define the state
+ * one connection, owned by the one worker whose sets hold its socket */
 /* What serving a connection decided. */
 enum conn_result { CONN_KEEP, CONN_CLOSE, CONN_ABORT };
 
-/* [step 1] define the state
- * one connection, owned by the one worker whose sets hold its socket */
 typedef struct conn {
     struct model_server *srv;
+    struct worker *owner;         /* the worker that serves it */
     SOCKET sock;
     session sess;
     net_drain drain;
@@ -139,8 +140,8 @@ static enum conn_result serve_conn(worker *w, conn *c, int readable, int writabl
 static void use_data(conn *c, const char *buf, DWORD n);
 static enum conn_result begin_close(conn *c);
 static enum conn_result drain_input(worker *w, conn *c, int readable);
-static void conn_close(worker *w, conn *c, enum conn_result how);
-static void conn_free(worker *w, conn *c);
+static void conn_close(conn *c, enum conn_result how);
+static void conn_free(conn *c);
 
 int main(int argc, char **argv)
 {
@@ -338,6 +339,7 @@ static void hand_over(model_server *srv, SOCKET s)
     c = conn_new(srv, s);
     if (c == NULL)
         return;
+    c->owner = w;
     counter_add(&w->load, 1);
     inbox_push(w, c);
 }
@@ -443,7 +445,7 @@ static int serve_round(worker *w, ULONGLONG now)
                                          : serve_conn(w, c, readable, writable);
         next = c->next;   /* before conn_close frees c */
         if (r != CONN_KEEP)
-            conn_close(w, c, r);
+            conn_close(c, r);
     }
     inbox_take(w);
     return 0;
@@ -500,7 +502,7 @@ static DWORD WINAPI worker_main(void *arg)
     /* Stopping (step 12): the worker closes what it owns, unsent replies
      * and all; closesocket still delivers what send() accepted. */
     while (w->conns != NULL)
-        conn_close(w, w->conns, CONN_CLOSE);
+        conn_close(w->conns, CONN_CLOSE);
     return 0;
 }
 
@@ -531,7 +533,7 @@ static enum conn_result drain_input(worker *w, conn *c, int readable)
 }
 
 /* Gracefully (the drain ended, or stop) or abortively after an error. */
-static void conn_close(worker *w, conn *c, enum conn_result how)
+static void conn_close(conn *c, enum conn_result how)
 {
     stats *st = &c->srv->base.st;
 
@@ -539,16 +541,16 @@ static void conn_close(worker *w, conn *c, enum conn_result how)
         net_abort(st, c->sock);
     else
         net_close(st, c->sock);
-    list_remove(&w->conns, c);
-    conn_free(w, c);
+    list_remove(&c->owner->conns, c);
+    conn_free(c);
 }
 
 /* Frees what a connection holds once its socket is closed. */
-static void conn_free(worker *w, conn *c)
+static void conn_free(conn *c)
 {
     server *base = &c->srv->base;
 
-    counter_add(&w->load, -1);
+    counter_add(&c->owner->load, -1);
     server_conn_closed(base, &c->sess);
     server_free(base, c);
 }
@@ -564,7 +566,7 @@ static void worker_close(model_server *srv, worker *w)
     for (c = w->inbox; c != NULL; c = next) {
         next = c->next;
         net_close(&srv->base.st, c->sock);
-        conn_free(w, c);
+        conn_free(c);
     }
     w->inbox = NULL;
     worker_free(srv, w);

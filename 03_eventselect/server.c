@@ -52,13 +52,14 @@ static const server_model model_info = {
     10000, 0, NULL, NULL
 };
 
+/* [step 1] define the state
+ * one connection, owned by the one worker whose wait holds its event */
 /* What serving a connection decided. */
 enum conn_result { CONN_KEEP, CONN_CLOSE, CONN_ABORT };
 
-/* [step 1] define the state
- * one connection, owned by the one worker whose wait holds its event */
 typedef struct conn {
     struct model_server *srv;
+    struct worker *owner;         /* the worker that serves it */
     SOCKET sock;
     session sess;
     net_drain drain;
@@ -79,7 +80,7 @@ typedef struct worker {
     conn *inbox;                  /* handed over, not taken yet */
     counter_t load;               /* connections owned plus those in the inbox */
     /* The worker thread's alone: no other thread reads or moves them. */
-    HANDLE wake;                  /* auto-reset; events[0] */
+    WSAEVENT wake;                /* events[0] */
     WSAEVENT events[WSA_MAXIMUM_WAIT_EVENTS];
     conn *conns[WSA_MAXIMUM_WAIT_EVENTS];   /* conns[i] owns events[i], i >= 1 */
     DWORD count;                  /* events in use, the wake-up event included */
@@ -110,7 +111,7 @@ static int server_full(model_server *srv);
 static void hand_over(model_server *srv, SOCKET s);
 static DWORD WINAPI worker_main(void *arg);
 static int accept_ready(model_server *srv);
-static DWORD expire_drains(worker *w);
+static DWORD sweep(worker *w);
 static DWORD next_signalled(worker *w, DWORD from);
 static void serve_signalled(worker *w, DWORD i);
 static enum conn_result network_events(conn *c);
@@ -119,8 +120,8 @@ static void use_data(conn *c, const char *buf, DWORD n);
 static void receive_again(conn *c, int n);
 static enum conn_result begin_close(conn *c);
 static enum conn_result drain_input(worker *w, conn *c);
-static void conn_close(worker *w, conn *c, enum conn_result how);
-static void conn_free(worker *w, conn *c);
+static void conn_close(conn *c, enum conn_result how);
+static void conn_free(conn *c);
 
 int main(int argc, char **argv)
 {
@@ -226,8 +227,8 @@ static int accept_ready(model_server *srv)
  * sockets' events */
 static void worker_free(model_server *srv, worker *w)
 {
-    if (!CloseHandle(w->wake))
-        log_error("CloseHandle (wake-up): error %lu", GetLastError());
+    if (!WSACloseEvent(w->wake))
+        net_log_error("WSACloseEvent (wake-up)", WSAGetLastError());
     stats_closed(&srv->base.st, RES_HANDLE);
     DeleteCriticalSection(&w->lock);
     server_free(&srv->base, w);
@@ -241,9 +242,9 @@ static worker *worker_new(model_server *srv)
         return NULL;
     w->srv = srv;
     InitializeCriticalSection(&w->lock);
-    w->wake = CreateEventA(NULL, FALSE, FALSE, NULL);   /* auto-reset: the wait resets it */
-    if (w->wake == NULL) {
-        log_error("CreateEvent (wake-up): error %lu", GetLastError());
+    w->wake = WSACreateEvent();   /* manual reset: inbox_take resets it */
+    if (w->wake == WSA_INVALID_EVENT) {
+        net_log_error("WSACreateEvent (wake-up)", WSAGetLastError());
         DeleteCriticalSection(&w->lock);
         server_free(&srv->base, w);
         return NULL;
@@ -305,8 +306,8 @@ static conn *conn_new(model_server *srv, SOCKET s)
  * another thread is reading). */
 static void wake_worker(worker *w)
 {
-    if (!SetEvent(w->wake))
-        log_error("SetEvent (wake-up): error %lu", GetLastError());
+    if (!WSASetEvent(w->wake))
+        net_log_error("WSASetEvent (wake-up)", WSAGetLastError());
 }
 
 static void inbox_push(worker *w, conn *c)
@@ -330,6 +331,7 @@ static void hand_over(model_server *srv, SOCKET s)
     if (c == NULL)
         return;
     c->can_write = 1;   /* a new socket has room: send until WSAEWOULDBLOCK */
+    c->owner = w;
     counter_add(&w->load, 1);
     inbox_push(w, c);
 }
@@ -368,6 +370,8 @@ static int inbox_take(worker *w)
 {
     conn *c, *next;
 
+    if (!WSAResetEvent(w->wake))
+        net_log_error("WSAResetEvent (wake-up)", WSAGetLastError());
     EnterCriticalSection(&w->lock);
     c = w->inbox;
     w->inbox = NULL;
@@ -375,7 +379,7 @@ static int inbox_take(worker *w)
     for (; c != NULL; c = next) {
         next = c->next;
         if (watch(w, c) != 0)
-            conn_close(w, c, CONN_ABORT);
+            conn_close(c, CONN_ABORT);
     }
     return !stop_requested(&w->srv->base.stop);
 }
@@ -389,7 +393,7 @@ static DWORD WINAPI worker_main(void *arg)
     DWORD rc, first, timeout;
 
     for (;;) {
-        timeout = expire_drains(w);   /* may close connections: before w->count is read */
+        timeout = sweep(w);   /* may close connections: before w->count is read */
         rc = WSAWaitForMultipleEvents(w->count, w->events, FALSE, timeout, FALSE);
         if (rc == WSA_WAIT_FAILED) {
             net_log_error("WSAWaitForMultipleEvents", WSAGetLastError());
@@ -406,7 +410,7 @@ static DWORD WINAPI worker_main(void *arg)
     /* Stopping (step 12): the worker closes what it owns, unsent replies
      * and all; closesocket still delivers what send() accepted. */
     while (w->count > 1)
-        conn_close(w, w->conns[w->count - 1], CONN_CLOSE);
+        conn_close(w->conns[w->count - 1], CONN_CLOSE);
     return 0;
 }
 
@@ -444,7 +448,7 @@ static void serve_signalled(worker *w, DWORD i)
         if (r == CONN_KEEP)
             i++;
         else
-            conn_close(w, c, r);   /* the last connection moved into slot i: look at it too */
+            conn_close(c, r);   /* the last connection moved into slot i: look at it too */
         i = next_signalled(w, i);
     }
 }
@@ -580,9 +584,9 @@ static enum conn_result drain_input(worker *w, conn *c)
     return CONN_KEEP;
 }
 
-/* Closes the drains whose time ran out; returns the wait's timeout: until
- * the next one is due, or WSA_INFINITE. */
-static DWORD expire_drains(worker *w)
+/* Closes the drains whose time ran out; returns the timeout of the next
+ * wait: until the next one is due, or WSA_INFINITE. */
+static DWORD sweep(worker *w)
 {
     ULONGLONG now = GetTickCount64();
     DWORD timeout = WSA_INFINITE, i = 1;
@@ -590,7 +594,7 @@ static DWORD expire_drains(worker *w)
     while (i < w->count) {
         conn *c = w->conns[i];
         if (c->draining && net_drain_expired(&c->drain, now)) {
-            conn_close(w, c, CONN_CLOSE);   /* slot i now holds another connection */
+            conn_close(c, CONN_CLOSE);   /* slot i now holds another connection */
             continue;
         }
         if (c->draining && c->drain.deadline - now < timeout)
@@ -601,9 +605,10 @@ static DWORD expire_drains(worker *w)
 }
 
 /* Gracefully (the drain ended, or stop) or abortively after an error. */
-static void conn_close(worker *w, conn *c, enum conn_result how)
+static void conn_close(conn *c, enum conn_result how)
 {
     stats *st = &c->srv->base.st;
+    worker *w = c->owner;
 
     if (how == CONN_ABORT)
         net_abort(st, c->sock);
@@ -622,15 +627,15 @@ static void conn_close(worker *w, conn *c, enum conn_result how)
         w->conns[c->slot] = w->conns[w->count];
         w->conns[c->slot]->slot = c->slot;
     }
-    conn_free(w, c);
+    conn_free(c);
 }
 
 /* Frees what a connection holds once its socket is closed. */
-static void conn_free(worker *w, conn *c)
+static void conn_free(conn *c)
 {
     server *base = &c->srv->base;
 
-    counter_add(&w->load, -1);
+    counter_add(&c->owner->load, -1);
     server_conn_closed(base, &c->sess);
     server_free(base, c);
 }
@@ -645,7 +650,7 @@ static void worker_close(model_server *srv, worker *w)
     for (c = w->inbox; c != NULL; c = next) {
         next = c->next;
         net_close(&srv->base.st, c->sock);
-        conn_free(w, c);
+        conn_free(c);
     }
     w->inbox = NULL;
     worker_free(srv, w);

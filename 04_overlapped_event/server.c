@@ -47,6 +47,9 @@ static const server_model model_info = {
     10000, 0, NULL, NULL
 };
 
+/* [step 1] define the state
+ * per operation its own WSAOVERLAPPED and event; per connection its
+ * socket, session and buffer, all on the heap */
 /* Where a connection is in its life. */
 enum conn_phase {
     PHASE_OPEN,       /* the session reads and answers */
@@ -55,9 +58,6 @@ enum conn_phase {
     PHASE_ABORTING    /* close abortively once no operation is pending */
 };
 
-/* [step 1] define the state
- * per operation its own WSAOVERLAPPED and event; per connection its
- * socket, session and buffer, all on the heap */
 typedef struct io_op {
     WSAOVERLAPPED ov;             /* ov.hEvent is this operation's own event */
     struct conn *owner;
@@ -67,6 +67,7 @@ typedef struct io_op {
 
 typedef struct conn {
     struct model_server *srv;
+    struct worker *owner;         /* the worker that serves it */
     SOCKET sock;
     session sess;
     net_drain drain;
@@ -118,14 +119,17 @@ static void hand_over(model_server *srv, SOCKET s);
 static DWORD WINAPI worker_main(void *arg);
 static void inbox_take(worker *w);
 static int wait_and_serve(worker *w, DWORD timeout);
+static DWORD next_signalled(worker *w, DWORD from);
 static void serve_slot(worker *w, DWORD i);
 static void use_data(conn *c, const char *buf, DWORD n);
 static void conn_advance(conn *c);
 static void begin_close(conn *c);
 static void conn_cancel(conn *c, enum conn_phase phase);
+static void conn_fail(conn *c, const char *what, DWORD err);
 static void begin_stop(worker *w);
 static DWORD sweep(worker *w);
-static void conn_free(worker *w, conn *c);
+static void conn_close(conn *c);
+static void conn_free(conn *c);
 
 int main(int argc, char **argv)
 {
@@ -315,6 +319,7 @@ static void hand_over(model_server *srv, SOCKET s)
         return;
     c->phase = op_open(c, &c->recv_op) == 0 && op_open(c, &c->send_op) == 0 ? PHASE_OPEN
                                                                           : PHASE_ABORTING;
+    c->owner = w;
     counter_add(&w->load, 1);
     inbox_push(w, c);
 }
@@ -345,8 +350,7 @@ static void post_recv(conn *c)
     if (WSARecv(c->sock, &buf, 1, NULL, &flags, &c->recv_op.ov, NULL) == SOCKET_ERROR) {
         int err = WSAGetLastError();
         if (err != WSA_IO_PENDING) {
-            net_log_io_error("WSARecv", err);
-            conn_cancel(c, PHASE_ABORTING);
+            conn_fail(c, "WSARecv", (DWORD)err);
             return;
         }
     }
@@ -368,8 +372,7 @@ static void post_send(conn *c)
     if (WSASend(c->sock, bufs, n, NULL, 0, &c->send_op.ov, NULL) == SOCKET_ERROR) {
         int err = WSAGetLastError();
         if (err != WSA_IO_PENDING) {
-            net_log_io_error("WSASend", err);
-            conn_cancel(c, PHASE_ABORTING);
+            conn_fail(c, "WSASend", (DWORD)err);
             return;
         }
     }
@@ -399,7 +402,7 @@ static void inbox_take(worker *w)
         next = c->next;
         if (c->phase != PHASE_OPEN) {   /* its events could not be made */
             net_abort(&w->srv->base.st, c->sock);
-            conn_free(w, c);
+            conn_free(c);
             continue;
         }
         table_add(w, &c->recv_op);
@@ -445,15 +448,24 @@ static int wait_and_serve(worker *w, DWORD timeout)
     }
     if (rc == WSA_WAIT_TIMEOUT)
         return 0;   /* a drain or stop deadline: sweep() deals with it */
-    for (i = rc - WSA_WAIT_EVENT_0;;) {
+    for (i = rc - WSA_WAIT_EVENT_0; i < w->count; i = next_signalled(w, i + 1))
         serve_slot(w, i);
-        if (++i >= w->count)
-            return 0;
-        rc = WSAWaitForMultipleEvents(w->count - i, &w->events[i], FALSE, 0, FALSE);
-        if (rc == WSA_WAIT_TIMEOUT || rc == WSA_WAIT_FAILED)
-            return 0;   /* a failure shows again in the next full wait */
-        i += rc - WSA_WAIT_EVENT_0;
-    }
+    return 0;
+}
+
+/* The first index from `from` on whose event is signalled, or w->count:
+ * a wait with timeout 0 over the rest of the array. */
+static DWORD next_signalled(worker *w, DWORD from)
+{
+    DWORD n, rc;
+
+    if (from >= w->count)
+        return w->count;
+    n = w->count - from;
+    rc = WSAWaitForMultipleEvents(n, &w->events[from], FALSE, 0, FALSE);
+    if (rc == WSA_WAIT_FAILED)
+        net_log_error("WSAWaitForMultipleEvents (poll)", WSAGetLastError());
+    return rc - WSA_WAIT_EVENT_0 < n ? from + (rc - WSA_WAIT_EVENT_0) : w->count;
 }
 
 /* [step 7] find out which connection and which operation
@@ -485,8 +497,7 @@ static void serve_slot(worker *w, DWORD i)
         return;   /* not done after all: it stays posted, its event will come */
     op->posted = 0;
     if (err != 0) {
-        net_log_io_error(op == &c->recv_op ? "WSARecv" : "WSASend", err);
-        conn_cancel(c, PHASE_ABORTING);
+        conn_fail(c, op == &c->recv_op ? "WSARecv" : "WSASend", (DWORD)err);
     } else if (op == &c->send_op) {
         session_sent(&c->sess, bytes);   /* a short send: step 10 posts the rest */
     } else if (c->phase == PHASE_DRAINING && net_drain_done(&c->drain, bytes)) {
@@ -550,16 +561,25 @@ static void op_cancel(conn *c, io_op *op)
 }
 
 /* Posts nothing more and cancels what is posted; `phase` says how the
- * socket will be closed. After an error a partial frame counts. */
+ * socket will be closed. A frame cut short counts as after a reset. */
 static void conn_cancel(conn *c, enum conn_phase phase)
 {
     if (c->phase == PHASE_CLOSING || c->phase == PHASE_ABORTING)
         return;
-    if (phase == PHASE_ABORTING && c->phase == PHASE_OPEN)
+    if (c->phase == PHASE_OPEN)
         session_on_abort(&c->sess);
     c->phase = phase;
     op_cancel(c, &c->recv_op);
     op_cancel(c, &c->send_op);
+}
+
+/* A socket error or a cancelled operation: the connection ends
+ * abortively, except a drain that the deadline cancelled. */
+static void conn_fail(conn *c, const char *what, DWORD err)
+{
+    net_log_io_error(what, (int)err);
+    conn_cancel(c, c->phase == PHASE_DRAINING && err == ERROR_OPERATION_ABORTED ? PHASE_CLOSING
+                                                                              : PHASE_ABORTING);
 }
 
 /* Every connection of the worker, those adopted during the stop too:
@@ -596,9 +616,10 @@ static int conn_finished(const conn *c)
 /* Takes a connection whose operations have all completed out of its
  * worker's table, closes its socket and frees it; sweep() calls it after
  * the pass. */
-static void conn_close(worker *w, conn *c)
+static void conn_close(conn *c)
 {
     stats *st = &c->srv->base.st;
+    worker *w = c->owner;
 
     table_remove(w, &c->recv_op);
     table_remove(w, &c->send_op);
@@ -606,7 +627,7 @@ static void conn_close(worker *w, conn *c)
         net_abort(st, c->sock);
     else
         net_close(st, c->sock);
-    conn_free(w, c);
+    conn_free(c);
 }
 
 /* Ends the drains past their deadline and closes the connections whose
@@ -633,7 +654,7 @@ static DWORD sweep(worker *w)
     while (done != NULL) {
         conn *c = done;
         done = c->next;
-        conn_close(w, c);
+        conn_close(c);
     }
     if (next == ~(ULONGLONG)0)
         return INFINITE;
@@ -651,12 +672,12 @@ static void op_close(stats *st, io_op *op)
 
 /* Frees what a connection holds once its socket is closed and no
  * operation of it is pending. */
-static void conn_free(worker *w, conn *c)
+static void conn_free(conn *c)
 {
     server *base = &c->srv->base;
 
     assert(!c->recv_op.posted && !c->send_op.posted);
-    counter_add(&w->load, -1);
+    counter_add(&c->owner->load, -1);
     op_close(&base->st, &c->recv_op);
     op_close(&base->st, &c->send_op);
     server_conn_closed(base, &c->sess);
@@ -674,7 +695,7 @@ static void worker_close(model_server *srv, worker *w)
     for (c = w->inbox; c != NULL; c = next) {
         next = c->next;
         net_close(&srv->base.st, c->sock);
-        conn_free(w, c);
+        conn_free(c);
     }
     w->inbox = NULL;
     worker_free(srv, w);

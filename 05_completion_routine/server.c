@@ -47,6 +47,9 @@ static const server_model model_info = {
     10000, 1, "alertable I/O threads, each serving the connections handed to it", NULL
 };
 
+/* [step 1] define the state
+ * per operation its own WSAOVERLAPPED; per connection its socket, session
+ * and buffer, all on the heap and owned by one worker */
 /* Where a connection is in its life. */
 enum conn_phase {
     PHASE_OPEN,       /* the session reads and answers */
@@ -55,17 +58,14 @@ enum conn_phase {
     PHASE_ABORTING    /* close abortively once no operation is pending */
 };
 
-/* [step 1] define the state
- * per operation its own WSAOVERLAPPED; per connection its socket, session
- * and buffer, all on the heap and owned by one worker */
 typedef struct io_op {
     WSAOVERLAPPED ov;             /* the routine gets this pointer back */
-    struct conn *owner;
     int posted;                   /* posted and its routine not yet run */
 } io_op;
 
 typedef struct conn {
     struct model_server *srv;
+    struct worker *owner;         /* the worker that serves it */
     SOCKET sock;
     session sess;
     net_drain drain;
@@ -73,8 +73,7 @@ typedef struct conn {
     struct conn *prev, *next;     /* in w->conns */
     io_op recv_op, send_op;
     int peer_fin;                 /* the peer's FIN arrived: nothing to drain */
-    int cancelled;                /* CancelIo was called */
-    struct worker *owner;         /* posts all its I/O and runs all its routines */
+    int cancelled;                /* the drain's deadline cancelled its receive */
     char recv_buf[RECV_SIZE];     /* freed with the context, after the last routine */
 } conn;
 
@@ -129,10 +128,12 @@ static void use_data(conn *c, const char *buf, DWORD n);
 static void conn_advance(conn *c);
 static void begin_close(conn *c);
 static void conn_cancel(conn *c, enum conn_phase phase);
-static void expire_drains(worker *w);
+static void conn_fail(conn *c, const char *what, DWORD err);
+static void sweep(worker *w);
+static void cancel_io(SOCKET s, OVERLAPPED *ov);
 static void begin_stop(worker *w);
-static void conn_close(worker *w, conn *c);
-static void conn_free(worker *w, conn *c);
+static void conn_close(conn *c);
+static void conn_free(conn *c);
 
 int main(int argc, char **argv)
 {
@@ -211,8 +212,8 @@ static DWORD WINAPI accept_main(void *arg)
 
 /* [step 4] prepare the connection for the model
  * its context on the heap, and the least loaded worker, which adopts it
- * in an APC, so that every operation of it is posted by the thread that
- * runs its routines */
+ * in an APC: every operation of it is posted by the thread that runs its
+ * routines */
 static void worker_free(model_server *srv, worker *w)
 {
     server_free(&srv->base, w);
@@ -291,24 +292,21 @@ static void CALLBACK adopt_apc(ULONG_PTR arg)
 static void hand_over(model_server *srv, SOCKET s)
 {
     worker *w = pick_worker(srv);
-    conn *c;
+    conn *c = conn_new(srv, s);
 
-    c = conn_new(srv, s);
     if (c == NULL)
         return;
     c->owner = w;
-    c->recv_op.owner = c;
-    c->send_op.owner = c;
     counter_add(&w->load, 1);
     if (QueueUserAPC(adopt_apc, w->thread, (ULONG_PTR)c) == 0) {
         log_error("QueueUserAPC: error %lu", GetLastError());
         net_abort(&srv->base.st, s);
-        conn_free(w, c);
+        conn_free(c);
     }
 }
 
-static void CALLBACK recv_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags);
-static void CALLBACK send_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags);
+static void CALLBACK recv_done(DWORD err, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags);
+static void CALLBACK send_done(DWORD err, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags);
 
 /* [step 5] start receiving
  * WSARecv with the connection's OVERLAPPED, buffer and completion
@@ -326,8 +324,7 @@ static void post_recv(conn *c)
     if (WSARecv(c->sock, &buf, 1, NULL, &flags, &c->recv_op.ov, recv_done) == SOCKET_ERROR) {
         int err = WSAGetLastError();
         if (err != WSA_IO_PENDING) {
-            net_log_io_error("WSARecv", err);
-            conn_cancel(c, PHASE_ABORTING);
+            conn_fail(c, "WSARecv", (DWORD)err);
             return;
         }
     }
@@ -349,8 +346,7 @@ static void post_send(conn *c)
     if (WSASend(c->sock, bufs, n, NULL, 0, &c->send_op.ov, send_done) == SOCKET_ERROR) {
         int err = WSAGetLastError();
         if (err != WSA_IO_PENDING) {
-            net_log_io_error("WSASend", err);
-            conn_cancel(c, PHASE_ABORTING);
+            conn_fail(c, "WSASend", (DWORD)err);
             return;
         }
     }
@@ -371,7 +367,7 @@ static DWORD WINAPI worker_main(void *arg)
     do {
         rc = WaitForSingleObjectEx(stop, w->draining > 0 ? DRAIN_CHECK_MS : INFINITE, TRUE);
         if (w->draining > 0)
-            expire_drains(w);
+            sweep(w);
     } while (!w->stopping && (rc == WAIT_IO_COMPLETION || rc == WAIT_TIMEOUT));
     if (rc == WAIT_FAILED) {
         log_error("WaitForSingleObjectEx: error %lu", GetLastError());
@@ -392,7 +388,7 @@ static DWORD WINAPI worker_main(void *arg)
 /* [step 7] find out which connection and which operation
  * the routine says which operation (recv_done or send_done), and the
  * OVERLAPPED it gets back sits inside the connection: CONTAINING_RECORD */
-static void CALLBACK recv_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags)
+static void CALLBACK recv_done(DWORD err, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags)
 {
     conn *c = CONTAINING_RECORD(ov, conn, recv_op.ov);
 
@@ -400,11 +396,8 @@ static void CALLBACK recv_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED ov, DWO
     c->recv_op.posted = 0;
     /* [step 8] get the result
      * the routine's arguments: an error, 0 for FIN, or a byte count */
-    if (error != 0) {
-        if (c->phase != PHASE_ABORTING)   /* not the error our own cancel caused */
-            net_log_io_error("WSARecv", (int)error);
-        conn_cancel(c, c->phase == PHASE_DRAINING && c->cancelled ? PHASE_CLOSING
-                                                                   : PHASE_ABORTING);
+    if (err != 0) {
+        conn_fail(c, "WSARecv", err);
     } else if (c->phase == PHASE_DRAINING && net_drain_done(&c->drain, bytes)) {
         conn_cancel(c, PHASE_CLOSING);
     } else if (c->phase == PHASE_OPEN) {
@@ -416,16 +409,14 @@ static void CALLBACK recv_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED ov, DWO
 
 /* A short send leaves the rest in the session's queue, and conn_advance
  * sends it next, before any later reply. */
-static void CALLBACK send_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags)
+static void CALLBACK send_done(DWORD err, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags)
 {
     conn *c = CONTAINING_RECORD(ov, conn, send_op.ov);
 
     (void)flags;
     c->send_op.posted = 0;
-    if (error != 0) {
-        if (c->phase != PHASE_ABORTING)
-            net_log_io_error("WSASend", (int)error);
-        conn_cancel(c, PHASE_ABORTING);
+    if (err != 0) {
+        conn_fail(c, "WSASend", err);
     } else {
         session_sent(&c->sess, bytes);
     }
@@ -459,14 +450,14 @@ static void conn_advance(conn *c)
         post_recv(c);
     if ((c->phase == PHASE_CLOSING || c->phase == PHASE_ABORTING) && !c->recv_op.posted
         && !c->send_op.posted)
-        conn_close(c->owner, c);
+        conn_close(c);
 }
 
 /* [step 11] close a connection
  * once every reply is out, shutdown(SD_SEND), then read until the peer's
- * FIN (common/net.h says why); abortively after an error. A cancelled
- * operation still runs its routine (with WSA_OPERATION_ABORTED), so the
- * context is freed only when none is due. */
+ * FIN (common/net.h says why); abortively after an error. The socket is
+ * closed when its last operation has ended: a cancelled operation still
+ * runs its routine (with WSA_OPERATION_ABORTED). */
 static void begin_close(conn *c)
 {
     if (net_drain_start(c->sock, &c->drain) != 0) {
@@ -479,35 +470,42 @@ static void begin_close(conn *c)
     }
 }
 
-/* CancelIo covers the I/O the calling thread posted, and only the owning
- * worker ever posts I/O on this socket. */
-static void cancel_io(conn *c)
+static void cancel_io(SOCKET s, OVERLAPPED *ov)
 {
-    if ((!c->recv_op.posted && !c->send_op.posted) || c->cancelled)
-        return;
-    c->cancelled = 1;
-    if (!CancelIo((HANDLE)c->sock))
-        log_error("CancelIo: error %lu", GetLastError());
+    /* ov NULL: every operation of the socket. */
+    if (!CancelIoEx((HANDLE)s, ov) && GetLastError() != ERROR_NOT_FOUND)
+        log_error("CancelIoEx: error %lu", GetLastError());
 }
 
 /* Posts nothing more and cancels what is posted; `phase` says how the
- * socket will be closed. After an error a partial frame counts. */
+ * socket will be closed. A frame cut short counts as after a reset. */
 static void conn_cancel(conn *c, enum conn_phase phase)
 {
     if (c->phase == PHASE_CLOSING || c->phase == PHASE_ABORTING)
         return;
-    if (phase == PHASE_ABORTING && c->phase == PHASE_OPEN)
+    if (c->phase == PHASE_OPEN)
         session_on_abort(&c->sess);
     if (c->phase == PHASE_DRAINING)
         c->owner->draining--;
     c->phase = phase;
-    cancel_io(c);
+    if (c->recv_op.posted || c->send_op.posted)
+        cancel_io(c->sock, NULL);
 }
+
+/* A socket error or a cancelled operation: the connection ends
+ * abortively, except a drain that the deadline cancelled. */
+static void conn_fail(conn *c, const char *what, DWORD err)
+{
+    net_log_io_error(what, (int)err);
+    conn_cancel(c, c->phase == PHASE_DRAINING && err == ERROR_OPERATION_ABORTED ? PHASE_CLOSING
+                                                                              : PHASE_ABORTING);
+}
+
 
 /* Ends the drains that ran past their time bound: the cancelled receive's
  * routine then closes the connection. Checked every DRAIN_CHECK_MS at
  * most, so thousands of connections cost no scan per routine. */
-static void expire_drains(worker *w)
+static void sweep(worker *w)
 {
     ULONGLONG now = GetTickCount64();
     conn *c;
@@ -516,8 +514,10 @@ static void expire_drains(worker *w)
         return;
     w->next_sweep = now + DRAIN_CHECK_MS;
     for (c = w->conns; c != NULL; c = c->next)
-        if (c->phase == PHASE_DRAINING && net_drain_expired(&c->drain, now))
-            cancel_io(c);
+        if (c->phase == PHASE_DRAINING && net_drain_expired(&c->drain, now) && !c->cancelled) {
+            c->cancelled = 1;
+            cancel_io(c->sock, &c->recv_op.ov);
+        }
 }
 
 /* Every connection of the worker: begin closing it. */
@@ -535,27 +535,29 @@ static void begin_stop(worker *w)
     }
 }
 
-/* Closes the socket and frees the connection; no routine of it is due. */
-static void conn_close(worker *w, conn *c)
+/* No operation is pending and none will be posted: nothing points into c
+ * any more, so its socket is closed and its memory freed. */
+static void conn_close(conn *c)
 {
     stats *st = &c->srv->base.st;
+    worker *w = c->owner;
 
     list_remove(&w->conns, c);
     if (c->phase == PHASE_ABORTING)
         net_abort(st, c->sock);
     else
         net_close(st, c->sock);
-    conn_free(w, c);
+    conn_free(c);
 }
 
 /* Frees what a connection holds once its socket is closed and no
  * operation of it is pending. */
-static void conn_free(worker *w, conn *c)
+static void conn_free(conn *c)
 {
     server *base = &c->srv->base;
 
     assert(!c->recv_op.posted && !c->send_op.posted);
-    counter_add(&w->load, -1);
+    counter_add(&c->owner->load, -1);
     server_conn_closed(base, &c->sess);
     server_free(base, c);
 }

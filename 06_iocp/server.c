@@ -81,6 +81,9 @@ static const server_model model_info = {
     iocp_switches
 };
 
+/* [step 1] define the state
+ * an operation embeds its OVERLAPPED; a connection (the completion key)
+ * owns one receive and one send */
 /* Where a connection is in its life. */
 enum conn_phase {
     PHASE_OPEN,       /* the session reads and answers */
@@ -91,9 +94,6 @@ enum conn_phase {
 
 enum op_kind { OP_ACCEPT, OP_RECV, OP_SEND };
 
-/* [step 1] define the state
- * an operation embeds its OVERLAPPED; a connection (the completion key)
- * owns one receive and one send */
 typedef struct io_op {
     WSAOVERLAPPED ov;             /* the system writes here until the completion */
     enum op_kind kind;
@@ -130,11 +130,12 @@ typedef struct deferred_recv {
     WSABUF wb;
 } deferred_recv;
 
-/* A worker's own state, on its stack: the buffer of the recv() after a
+/* A worker thread and its own state: the buffer of the recv() after a
  * zero-byte receive (a worker's, not a connection's: idle connections
  * hold none), and the receives it deferred. */
 typedef struct worker {
     struct model_server *srv;
+    HANDLE thread;
     int defer;                    /* receives may be deferred: not --opt nodefer, not flushing */
     int count;                    /* receives deferred */
     int taken;                    /* packets taken since the first of them was deferred */
@@ -144,8 +145,8 @@ typedef struct worker {
 
 typedef struct model_server {
     server base;
-    HANDLE *workers;              /* the worker threads */
-    int worker_count;
+    worker **workers;             /* all started by start_model */
+    int worker_count, worker_max;
     HANDLE port;
     LPFN_ACCEPTEX accept_ex;
     LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
@@ -202,23 +203,25 @@ static int main_loop(model_server *srv);
 static void stop_server(model_server *srv);
 static void post_accept(model_server *srv, accept_op *a);
 static void hand_over(model_server *srv, SOCKET s, worker *w);
+static worker *worker_new(model_server *srv);
 static DWORD WINAPI worker_main(void *arg);
 static void dispatch(worker *w, ULONG_PTR key, OVERLAPPED *ov, DWORD bytes, DWORD err);
 static void conn_event(conn *c, io_op *op, DWORD bytes, DWORD err, worker *w);
 static void flush_deferred(worker *w);
 static void op_done(conn *c, io_op *op, DWORD bytes, DWORD err, char *buf);
 static void use_data(conn *c, const char *buf, DWORD n);
+static int attach_session(conn *c);
 static void conn_advance(conn *c, post_plan *p);
 static void plan_op(conn *c, io_op *op, int *planned);
 static int wants_read(const conn *c);
 static void set_recv_buffer(conn *c, size_t cap);
 static void begin_close(conn *c);
+static void conn_cancel(conn *c, enum conn_phase phase);
 static void conn_fail(conn *c, const char *what, DWORD err);
-static void conn_stop(conn *c);
-static void conn_close(conn *c);
-static void conn_free(conn *c);
 static void sweep(model_server *srv);
 static void cancel_io(SOCKET s, OVERLAPPED *ov);
+static void conn_close(conn *c);
+static void conn_free(conn *c);
 
 int main(int argc, char **argv)
 {
@@ -307,7 +310,7 @@ static int open_port(model_server *srv)
 /* The port, the workers, then the AcceptEx pool. */
 static int start_model(model_server *srv)
 {
-    int i, threads = srv->base.opt.threads > 0 ? srv->base.opt.threads : default_threads();
+    int i;
 
     InitializeSRWLock(&srv->lock);
     srv->batch = (srv->base.opt.switches & SWITCH_BATCH) != 0;
@@ -316,11 +319,15 @@ static int start_model(model_server *srv)
     if (open_port(srv) != 0)
         return -1;
     srv->accepts = (accept_op *)server_alloc(&srv->base, ACCEPT_POOL * sizeof *srv->accepts);
-    srv->workers = (HANDLE *)server_alloc(&srv->base, (size_t)threads * sizeof(HANDLE));
-    if (srv->accepts == NULL || srv->workers == NULL)
+    if (srv->accepts == NULL)
         return -1;
-    while (srv->worker_count < threads) {
-        srv->workers[srv->worker_count] = server_thread(&srv->base, worker_main, srv);
+    srv->worker_max = srv->base.opt.threads > 0 ? srv->base.opt.threads : default_threads();
+    srv->workers = (worker **)server_alloc(&srv->base,
+                                           (size_t)srv->worker_max * sizeof *srv->workers);
+    if (srv->workers == NULL)
+        return -1;
+    while (srv->worker_count < srv->worker_max) {
+        srv->workers[srv->worker_count] = worker_new(srv);
         if (srv->workers[srv->worker_count] == NULL)
             return -1;
         srv->worker_count++;
@@ -345,38 +352,6 @@ static int main_loop(model_server *srv)
         return 0;
     log_error("WaitForSingleObject (stop): error %lu", GetLastError());
     return -1;
-}
-
-/* The main thread's chores while the server runs: cancel the receives
- * whose deadline passed (an idle real receive goes back to zero bytes, a
- * drain whose time is up ends) and post again the AcceptEx calls that
- * failed at once. */
-static void sweep(model_server *srv)
-{
-    ULONGLONG now = GetTickCount64();
-    conn *c;
-    int i;
-
-    AcquireSRWLockShared(&srv->lock);
-    for (c = srv->conns; c != NULL; c = c->next) {
-        LONG64 deadline = counter_get(&c->recv_deadline);
-        if (deadline != 0 && (ULONGLONG)deadline <= now)
-            cancel_io(c->sock, &c->recv_op.ov);
-    }
-    ReleaseSRWLockShared(&srv->lock);
-    for (i = 0; i < ACCEPT_POOL; i++) {
-        accept_op *a = &srv->accepts[i];
-        int idle;
-        AcquireSRWLockExclusive(&srv->lock);
-        idle = !a->op.posted;
-        if (idle) {
-            a->op.posted = 1;
-            srv->accepts_pending++;
-        }
-        ReleaseSRWLockExclusive(&srv->lock);
-        if (idle)
-            post_accept(srv, a);
-    }
 }
 
 static int stopping(model_server *srv)
@@ -457,18 +432,19 @@ static void log_peer(model_server *srv, accept_op *a)
         log_debug("connection from %s:%u", text, (unsigned)ntohs(peer->sin_port));
 }
 
-/* Counts the connection in before anything is done with its socket, so a
- * refused one is never tied to the port; 0 when the server is full. */
-static int reserve_slot(model_server *srv)
+/* 1 at --max-clients; else the connection is counted in at once, before
+ * anything is done with its socket, so a refused one is never tied to the
+ * port. */
+static int server_full(model_server *srv)
 {
-    int ok;
+    int full;
 
     AcquireSRWLockExclusive(&srv->lock);
-    ok = srv->live_count < srv->base.opt.max_clients;
-    if (ok)
+    full = srv->live_count >= srv->base.opt.max_clients;
+    if (!full)
         srv->live_count++;
     ReleaseSRWLockExclusive(&srv->lock);
-    return ok;
+    return full;
 }
 
 /* An AcceptEx completed: it is posted again at once, after a failure
@@ -496,16 +472,37 @@ static void accept_done(model_server *srv, accept_op *a, DWORD err, worker *w)
         net_abort(&srv->base.st, s);
         return;
     }
-    if (!reserve_slot(srv))
+    if (server_full(srv))
         net_refuse(&srv->base.st, s);
     else
         hand_over(srv, s, w);
 }
 
 /* [step 4] prepare the connection for the model
- * the port with the context as completion key (a ULONG_PTR, a whole
+ * a worker of the pool takes it; the port with the context as completion key (a ULONG_PTR, a whole
  * pointer: article 000 casts it to a DWORD), and non-blocking mode for the
  * recv() after a zero-byte receive */
+static void worker_free(model_server *srv, worker *w)
+{
+    server_free(&srv->base, w);
+}
+
+static worker *worker_new(model_server *srv)
+{
+    worker *w = (worker *)server_alloc(&srv->base, sizeof *w);
+
+    if (w == NULL)
+        return NULL;
+    w->srv = srv;
+    w->defer = srv->defer;
+    w->thread = server_thread(&srv->base, worker_main, w);
+    if (w->thread == NULL) {
+        worker_free(srv, w);
+        return NULL;
+    }
+    return w;
+}
+
 static int prepare_socket(model_server *srv, conn *c)
 {
     if (CreateIoCompletionPort((HANDLE)c->sock, srv->port, (ULONG_PTR)c, 0) == NULL) {
@@ -553,7 +550,7 @@ static void hand_over(model_server *srv, SOCKET s, worker *w)
     c->send_op.kind = OP_SEND;
     InitializeSRWLock(&c->lock);
     if (prepare_socket(srv, c) != 0)
-        c->phase = PHASE_ABORTING;   /* conn_event finds nothing to post and closes it */
+        conn_cancel(c, PHASE_ABORTING);   /* conn_event finds nothing to post and closes it */
     AcquireSRWLockExclusive(&srv->lock);
     list_push(&srv->conns, c);
     ReleaseSRWLockExclusive(&srv->lock);
@@ -707,16 +704,12 @@ static void worker_batch(worker *w)
 
 static DWORD WINAPI worker_main(void *arg)
 {
-    worker w;
+    worker *w = (worker *)arg;
 
-    w.srv = (model_server *)arg;
-    w.defer = w.srv->defer;
-    w.count = 0;
-    w.taken = 0;
-    if (w.srv->batch)
-        worker_batch(&w);
+    if (w->srv->batch)
+        worker_batch(w);
     else
-        worker_single(&w);
+        worker_single(w);
     return 0;
 }
 
@@ -892,8 +885,24 @@ static void op_done(conn *c, io_op *op, DWORD bytes, DWORD err, char *buf)
 }
 
 /* [step 9] use the data
- * only the n bytes received; 0 is the peer's FIN. While draining they are
- * dropped; an idle connection gets its session back first. */
+ * only the n bytes received; 0 is the peer's FIN */
+static void use_data(conn *c, const char *buf, DWORD n)
+{
+    if (c->phase == PHASE_DRAINING) {   /* dropped, until the peer's FIN */
+        if (net_drain_done(&c->drain, n))
+            conn_cancel(c, PHASE_CLOSING);
+    } else if (!attach_session(c)) {
+        conn_cancel(c, PHASE_ABORTING);   /* out of memory: this connection ends */
+    } else if (n == 0) {
+        c->peer_fin = 1;
+        session_on_eof(c->sess);
+    } else {
+        session_on_data(c->sess, buf, n);
+    }
+}
+
+/* An idle connection has no session (conn_advance() lets it go): data
+ * brings it back. 0 when memory is out. */
 static int attach_session(conn *c)
 {
     if (c->sess != NULL)
@@ -914,21 +923,6 @@ static void detach_session(conn *c)
     c->sess = NULL;
 }
 
-static void use_data(conn *c, const char *buf, DWORD n)
-{
-    if (c->phase == PHASE_DRAINING) {
-        if (net_drain_done(&c->drain, n))
-            c->phase = PHASE_CLOSING;
-    } else if (!attach_session(c)) {
-        c->phase = PHASE_ABORTING;   /* out of memory: this connection ends */
-    } else if (n == 0) {
-        c->peer_fin = 1;
-        session_on_eof(c->sess);
-    } else {
-        session_on_data(c->sess, buf, n);
-    }
-}
-
 /* [step 10] receive again
  * decide, under the lock, what to post next: the send of the ready
  * replies, the close once all is sent, then the next receive (none under
@@ -940,8 +934,11 @@ static void use_data(conn *c, const char *buf, DWORD n)
 static void conn_advance(conn *c, post_plan *p)
 {
     p->send = p->recv = 0;
-    if (stopping(c->srv) && c->phase <= PHASE_DRAINING)
-        conn_stop(c);
+    /* The server stops: closesocket alone closes the connection: no error
+     * calls for a reset, and with 10,000 connections one system call fewer
+     * each counts. */
+    if (stopping(c->srv))
+        conn_cancel(c, PHASE_CLOSING);
     if (c->phase == PHASE_OPEN && !c->send_op.posted && c->sess != NULL) {
         p->nbufs = net_output(c->sess, p->bufs);
         if (p->nbufs > 0)
@@ -1004,22 +1001,39 @@ static void set_recv_buffer(conn *c, size_t cap)
 }
 
 /* [step 11] close a connection
- * once every reply is out, shutdown(SD_SEND), then drop input until the
- * peer's FIN (common/net.h says why); the socket is closed when its last
- * operation has ended */
+ * once every reply is out, shutdown(SD_SEND), then read until the peer's
+ * FIN (common/net.h says why); abortively after an error. The socket is
+ * closed when its last operation has ended. */
 static void begin_close(conn *c)
 {
-    if (net_drain_start(c->sock, &c->drain) != 0) {
-        c->phase = PHASE_ABORTING;
-        return;
-    }
     set_recv_buffer(c, 0);   /* draining reads into the worker's buffer */
-    if (c->peer_fin) {
-        c->phase = PHASE_CLOSING;   /* the FIN came already: nothing to drain */
-        return;
+    if (net_drain_start(c->sock, &c->drain) != 0) {
+        conn_cancel(c, PHASE_ABORTING);
+    } else if (c->peer_fin) {
+        conn_cancel(c, PHASE_CLOSING);
+    } else {
+        c->phase = PHASE_DRAINING;
+        InterlockedExchange64(&c->recv_deadline, (LONG64)c->drain.deadline);
     }
-    c->phase = PHASE_DRAINING;
-    InterlockedExchange64(&c->recv_deadline, (LONG64)c->drain.deadline);
+}
+
+static void cancel_io(SOCKET s, OVERLAPPED *ov)
+{
+    /* ov NULL: every operation of the socket. */
+    if (!CancelIoEx((HANDLE)s, ov) && GetLastError() != ERROR_NOT_FOUND)
+        log_error("CancelIoEx: error %lu", GetLastError());
+}
+
+/* Posts nothing more; `phase` says how the socket will be closed. A frame
+ * cut short counts as after a reset. What is posted ends by itself, or by
+ * the sweep's or the stop's cancel_io(). */
+static void conn_cancel(conn *c, enum conn_phase phase)
+{
+    if (c->phase == PHASE_CLOSING || c->phase == PHASE_ABORTING)
+        return;
+    if (c->phase == PHASE_OPEN && c->sess != NULL)
+        session_on_abort(c->sess);
+    c->phase = phase;
 }
 
 /* A socket error or a cancelled operation: the connection ends
@@ -1027,28 +1041,48 @@ static void begin_close(conn *c)
 static void conn_fail(conn *c, const char *what, DWORD err)
 {
     net_log_io_error(what, (int)err);
-    if (c->phase == PHASE_OPEN && c->sess != NULL)
-        session_on_abort(c->sess);
-    c->phase = c->phase == PHASE_DRAINING && err == ERROR_OPERATION_ABORTED
-               ? PHASE_CLOSING : PHASE_ABORTING;
+    conn_cancel(c, c->phase == PHASE_DRAINING && err == ERROR_OPERATION_ABORTED ? PHASE_CLOSING
+                                                                              : PHASE_ABORTING);
 }
 
-/* The server stops: the connection ends now, a frame cut short counted
- * as after a reset. closesocket alone closes it: no error calls for a
- * reset, and with 10,000 connections one system call fewer each counts. */
-static void conn_stop(conn *c)
+/* The main thread's chores while the server runs: cancel the receives
+ * whose deadline passed (an idle real receive goes back to zero bytes, a
+ * drain whose time is up ends) and post again the AcceptEx calls that
+ * failed at once. */
+static void sweep(model_server *srv)
 {
-    if (c->phase == PHASE_OPEN && c->sess != NULL)
-        session_on_abort(c->sess);
-    c->phase = PHASE_CLOSING;
+    ULONGLONG now = GetTickCount64();
+    conn *c;
+    int i;
+
+    AcquireSRWLockShared(&srv->lock);
+    for (c = srv->conns; c != NULL; c = c->next) {
+        LONG64 deadline = counter_get(&c->recv_deadline);
+        if (deadline != 0 && (ULONGLONG)deadline <= now)
+            cancel_io(c->sock, &c->recv_op.ov);
+    }
+    ReleaseSRWLockShared(&srv->lock);
+    for (i = 0; i < ACCEPT_POOL; i++) {
+        accept_op *a = &srv->accepts[i];
+        int idle;
+        AcquireSRWLockExclusive(&srv->lock);
+        idle = !a->op.posted;
+        if (idle) {
+            a->op.posted = 1;
+            srv->accepts_pending++;
+        }
+        ReleaseSRWLockExclusive(&srv->lock);
+        if (idle)
+            post_accept(srv, a);
+    }
 }
 
 /* No operation is pending and none will be posted: nothing points into c
  * any more, so its socket is closed and its memory freed. */
 static void conn_close(conn *c)
 {
+    stats *st = &c->srv->base.st;
     model_server *srv = c->srv;
-    stats *st = &srv->base.st;
 
     AcquireSRWLockExclusive(&srv->lock);   /* out of the list before the socket closes */
     list_remove(&srv->conns, c);
@@ -1068,7 +1102,8 @@ static void conn_free(conn *c)
 {
     server *base = &c->srv->base;
 
-    assert(c->pending == 0 && !c->recv_op.posted && !c->send_op.posted);
+    assert(!c->recv_op.posted && !c->send_op.posted);
+    assert(c->pending == 0);
     set_recv_buffer(c, 0);
     detach_session(c);
     server_conn_closed(base, NULL);
@@ -1079,13 +1114,6 @@ static void conn_free(conn *c)
  * post nothing new, cancel every operation and let the workers handle the
  * cancellations until none is left, then the quit packets, the joins, and
  * the port */
-static void cancel_io(SOCKET s, OVERLAPPED *ov)
-{
-    /* ov NULL: every operation of the socket. */
-    if (!CancelIoEx((HANDLE)s, ov) && GetLastError() != ERROR_NOT_FOUND)
-        log_error("CancelIoEx: error %lu", GetLastError());
-}
-
 /* No connection and no AcceptEx left. */
 static int all_ended(model_server *srv)
 {
@@ -1123,12 +1151,12 @@ static void cancel_all(model_server *srv)
     } while (n == CANCEL_CHUNK);
 }
 
-/* Returns 0 when operations were still pending after SERVER_STOP_MS: then
- * nothing they point into may be freed. */
-static int stop_io(model_server *srv)
+/* Cancels every operation and waits until the workers handled each, at
+ * most SERVER_STOP_MS. */
+static void cancel_and_wait(model_server *srv)
 {
     ULONGLONG deadline = GetTickCount64() + SERVER_STOP_MS;
-    int i, ended;
+    int ended;
 
     /* A thread counts itself in posting before it reads stopping, and out
      * after its posts; so once stopping is set and posting is 0, every
@@ -1141,14 +1169,6 @@ static int stop_io(model_server *srv)
         WaitForSingleObject(srv->drained, 100);
     if (!ended)
         log_error("stop: operations still pending after %d ms", SERVER_STOP_MS);
-    server_close_listener(&srv->base);   /* no AcceptEx uses it any more */
-    for (i = 0; i < srv->worker_count; i++)
-        if (!PostQueuedCompletionStatus(srv->port, 0, 0, NULL))
-            log_error("PostQueuedCompletionStatus (quit): error %lu", GetLastError());
-    for (i = 0; i < srv->worker_count; i++)
-        server_join(&srv->base, srv->workers[i]);
-    srv->worker_count = 0;
-    return ended;
 }
 
 static void close_handle(model_server *srv, HANDLE h, const char *what)
@@ -1162,11 +1182,22 @@ static void close_handle(model_server *srv, HANDLE h, const char *what)
 
 static void stop_server(model_server *srv)
 {
+    int i;
+
     stop_request(&srv->base.stop);   /* set already, unless the start failed */
-    if (!stop_io(srv))
-        return;   /* not freed: an operation may still use it; exit code 4 */
-    server_free(&srv->base, srv->accepts);
+    cancel_and_wait(srv);
+    server_close_listener(&srv->base);   /* no AcceptEx uses it any more */
+    for (i = 0; i < srv->worker_count; i++)
+        if (!PostQueuedCompletionStatus(srv->port, 0, 0, NULL))
+            log_error("PostQueuedCompletionStatus (quit): error %lu", GetLastError());
+    for (i = 0; i < srv->worker_count; i++)
+        server_join(&srv->base, srv->workers[i]->thread);
+    for (i = 0; i < srv->worker_count; i++)
+        worker_free(srv, srv->workers[i]);
     server_free(&srv->base, srv->workers);
+    if (!all_ended(srv))
+        return;   /* not freed: an operation may still use them; exit code 4 */
+    server_free(&srv->base, srv->accepts);
     close_handle(srv, srv->drained, "drained");
     close_handle(srv, srv->port, "port");
 }

@@ -55,7 +55,7 @@ static int finish_server(const client_opts *o, spawn_run *srv, int status)
         fprintf(stderr, "client: --server: %s\n", e.text);
         status = 1;
     } else if ((o->cmd == CMD_CHECK || (o->cmd == CMD_LOAD && o->abort_every > 0))
-               && !srv->final_judged && judge_final_stats(srv) != 0)
+               && !srv->kill_at_stop && !srv->final_judged && judge_final_stats(srv) != 0)
         status = 1;
     spawn_print_output(srv, stderr);
     spawn_free(srv);
@@ -99,6 +99,7 @@ static int run_with_server(client_ctx *cx)
         spawn_free(&srv);
         return 1;
     }
+    srv.kill_at_stop = o->server_kill;
     cx->server = &srv;
     status = finish_server(o, &srv, run_command(cx));
     cx->server = NULL;   /* srv ends here; cx belongs to the caller */

@@ -35,6 +35,10 @@ void opts_usage(FILE *f)
           "                     (check also adds --max-clients 200, idle --max-clients\n"
           "                     CONNS+1 unless ARGS give one), use it, stop it and\n"
           "                     fail unless it exits 0\n"
+          "  --server-stop event|kill\n"
+          "                     kill: stop the --server by terminating it, for a\n"
+          "                     server without stop machinery (a model's minimal.c);\n"
+          "                     its exit code and final statistics are not judged\n"
           "  --help             print this and exit 0\n"
           "\n"
           "load options:\n"
@@ -179,6 +183,7 @@ struct opt_def {
 
 static const struct opt_def opt_defs[] = {
     { "--host", 0, "" }, { "--port", 0, "" }, { "--timeout", 0, "" }, { "--server", 0, "" },
+    { "--server-stop", 0, "" },
     { "--conns", CMD_BIT(CMD_LOAD) | CMD_BIT(CMD_IDLE) | CMD_BIT(CMD_STRESS),
       "load, idle and stress" },
     { "--msgs", CMD_BIT(CMD_LOAD), "load" },
@@ -244,6 +249,12 @@ static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
         o->host = v;
     else if (strcmp(name, "--server") == 0)
         o->server = v;
+    else if (strcmp(name, "--server-stop") == 0 && strcmp(v, "event") == 0)
+        o->server_kill = 0;
+    else if (strcmp(name, "--server-stop") == 0 && strcmp(v, "kill") == 0)
+        o->server_kill = 1;
+    else if (strcmp(name, "--server-stop") == 0)
+        rc = errmsg_set(e, "--server-stop: \"%s\": expected event or kill", v);
     else if (strcmp(name, "--only") == 0)
         o->only = v;
     else if (strcmp(name, "--bin") == 0)

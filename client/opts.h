@@ -28,6 +28,7 @@ typedef struct client_opts {
     unsigned port;
     unsigned timeout_ms;      /* per-operation deadline */
     const char *server;       /* "PROGRAM ARGS" to start, or NULL */
+    int server_kill;          /* --server-stop kill: terminate it, judge nothing */
     /* load and idle */
     unsigned conns;
     unsigned long msgs;       /* per connection, when duration_ms is 0 */

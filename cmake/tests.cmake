@@ -104,6 +104,13 @@ add_test(NAME doc_quotes
          COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -P
                  ${CMAKE_SOURCE_DIR}/cmake/check-doc-quotes.cmake)
 set_tests_properties(doc_quotes PROPERTIES LABELS "fast;docs")
+# Every server.c follows the skeleton of docs/steps.md: its step markers
+# ascend, with the same first lines in every file, and each step's region
+# has the names of the Vocabulary table.
+add_test(NAME doc_steps
+         COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -P
+                 ${CMAKE_SOURCE_DIR}/cmake/check-steps.cmake)
+set_tests_properties(doc_steps PROPERTIES LABELS "fast;docs")
 # The pitfall boxes of the guides name the tests that guard each fix; this
 # fails when a box is malformed or names a test this build does not have.
 add_test(NAME doc_pitfalls

@@ -28,8 +28,9 @@ enum server_exit {
 
 /* Every thread's stack reserve (STACK_SIZE_PARAM_IS_A_RESERVATION): the
  * default 1 MiB reserve per thread caps thread counts; the deepest user
- * is a worker with a 64 KiB receive buffer on its stack. */
-#define SERVER_STACK (256u * 1024u)
+ * is the blocking model's connection thread, with a 16 KiB receive
+ * buffer on its stack. */
+#define SERVER_STACK (128u * 1024u)
 
 /* How long the stop waits for connections and operations to end: SPEC
  * asks for a stop within 5 s. */

@@ -24,6 +24,7 @@ typedef struct spawn_run {
     unsigned long exit_code;
     uint64_t stop_ms;        /* from SetEvent (or SIGINT) to the process's exit */
     int final_judged;        /* the stop check already judged the final statistics */
+    int kill_at_stop;        /* no stop machinery (a minimal.c): terminate it */
 } spawn_run;
 
 /* Runs "command --port 0 --stop-event NAME extra_args" (no --stop-event on
