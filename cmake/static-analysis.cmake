@@ -19,3 +19,21 @@ set_tests_properties(static_analysis PROPERTIES
     LABELS "fast;analysis"
     PROCESSORS 2
     TIMEOUT 900)
+
+# msvc_dialect: every Windows source compiled by clang in cl mode at /W4
+# /WX against Wine's Windows SDK headers (cmake/check-msvc-dialect.cmake
+# says what that proves and what only a real MSVC build would).
+# scripts/setup-debian.sh installs clang and libwine-dev.
+find_program(WSM_CLANG NAMES clang clang-14)
+find_path(WSM_WINE_SDK windows/windows.h PATHS /usr/include/wine/wine NO_DEFAULT_PATH)
+if(NOT WSM_CLANG)
+    set(WSM_CLANG clang)   # the test then fails and says why
+endif()
+if(NOT WSM_WINE_SDK)
+    set(WSM_WINE_SDK /usr/include/wine/wine)
+endif()
+add_test(NAME msvc_dialect
+         COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -DCLANG=${WSM_CLANG}
+                 -DWINE_SDK=${WSM_WINE_SDK} -DOUT_DIR=${CMAKE_BINARY_DIR}/msvc-dialect
+                 -P ${CMAKE_SOURCE_DIR}/cmake/check-msvc-dialect.cmake)
+set_tests_properties(msvc_dialect PROPERTIES LABELS "fast;analysis" TIMEOUT 600)

@@ -21,6 +21,9 @@ fi
 command -v cppcheck >/dev/null 2>&1 || need+=(cppcheck)
 command -v clang-tidy >/dev/null 2>&1 || need+=(clang-tidy)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The MSVC-dialect check (cmake/check-msvc-dialect.cmake) compiles with
+# clang in cl mode against Wine's Windows SDK headers.
+[ -f /usr/include/wine/wine/windows/windows.h ] || need+=(libwine-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
