@@ -2,6 +2,7 @@
 #include "net.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errname.h"
@@ -279,4 +280,42 @@ void net_wake_close(stats *st, net_wake *wk)
         return;
     net_close(st, wk->sock);
     wk->sock = INVALID_SOCKET;
+}
+
+int net_all_ifs(const WSAPROTOCOL_INFOW *info, int count)
+{
+    int i;
+
+    for (i = 0; i < count; i++)
+        if ((info[i].dwServiceFlags1 & XP1_IFS_HANDLES) == 0)
+            return 0;
+    return count > 0;
+}
+
+int net_tcp_providers_ifs(void)
+{
+    INT protocols[2] = { IPPROTO_TCP, 0 };
+    WSAPROTOCOL_INFOW *info;
+    DWORD size = 0;
+    int n, ifs = 0;
+
+    /* The first call only asks for the size (it fails with WSAENOBUFS). */
+    if (WSAEnumProtocolsW(protocols, NULL, &size) != SOCKET_ERROR
+        || WSAGetLastError() != WSAENOBUFS) {
+        net_log_error("WSAEnumProtocols (size)", WSAGetLastError());
+        return 0;
+    }
+    info = (WSAPROTOCOL_INFOW *)malloc(size);
+    if (info == NULL) {
+        log_error("malloc: out of memory for %lu bytes of protocol information",
+                  (unsigned long)size);
+        return 0;
+    }
+    n = WSAEnumProtocolsW(protocols, info, &size);
+    if (n == SOCKET_ERROR)
+        net_log_error("WSAEnumProtocols", WSAGetLastError());
+    else
+        ifs = net_all_ifs(info, n);
+    free(info);
+    return ifs;
 }

@@ -64,6 +64,15 @@ void net_refuse(stats *st, SOCKET s);
 
 int net_set_nonblocking(SOCKET s);
 
+/* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is safe on a socket only when
+ * every installed provider of it returns IFS handles: Microsoft's page of
+ * SetFileCompletionNotificationModes says to check XP1_IFS_HANDLES in the
+ * dwServiceFlags1 of each WSAPROTOCOL_INFO that WSAEnumProtocols returns.
+ * net_all_ifs() decides for a list; net_tcp_providers_ifs() asks
+ * WSAEnumProtocols for the TCP providers (0 when it cannot tell). */
+int net_all_ifs(const WSAPROTOCOL_INFOW *info, int count);
+int net_tcp_providers_ifs(void);
+
 /* A wake-up channel for a thread that waits in select(), which cannot
  * wait for an event: Winsock has no socketpair(), so it is one UDP socket
  * bound to a loopback port. Anyone may send it a datagram, and then it is
