@@ -4,7 +4,8 @@
  * shared/seeds/003_cbe2d27ad10cfa48.txt ("重叠IO 模型"), which builds this
  * model in ten steps (第一步..第十步, the suite's steps 1-10) and ends with
  * two known bugs (section 六) that this file fixes at their root (see
- * docs/04_overlapped_event.md; article003/ holds them as patches).
+ * docs/04_overlapped_event.md; article003_bug1.patch and _bug2.patch put
+ * them back in a copy).
  *
  * How it works:
  * an accept thread blocks in accept() (第三步) and hands each socket to a
@@ -499,7 +500,7 @@ static void serve_slot(worker *w, DWORD i)
     if (err != 0) {
         conn_fail(c, op == &c->recv_op ? "WSARecv" : "WSASend", (DWORD)err);
     } else if (op == &c->send_op) {
-        session_sent(&c->sess, bytes);   /* a short send: step 10 posts the rest */
+        session_sent(&c->sess, bytes);   /* short only on an error path: step 10 posts the rest */
     } else if (c->phase == PHASE_DRAINING && net_drain_done(&c->drain, bytes)) {
         conn_cancel(c, PHASE_CLOSING);
     } else if (c->phase == PHASE_OPEN) {

@@ -51,3 +51,11 @@ wsm_client_test(NAME overlapped_event_article003_bug2
 set_tests_properties(overlapped_event_article003_bug2 PROPERTIES
                      PASS_REGULAR_EXPRESSION "FAIL crosstalk: ")
 endif()
+
+# The minimal listing (minimal.c): 31 clients, its limit (63 of the 64
+# handles of one wait), echoing frames of mixed sizes; every reply is
+# checked byte for byte and a reply with another client's bytes counts as
+# crosstalk. It has no stop machinery, so the client terminates it.
+wsm_client_test(NAME overlapped_event_minimal_load SERVER overlapped_event_minimal
+                LABELS fast load minimal TIMEOUT 300
+                ARGS load --conns 31 --msgs 50 --sizes 8,3000,100 --server-stop kill)

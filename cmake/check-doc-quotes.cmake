@@ -112,7 +112,9 @@ endmacro()
 
 # check_quote(GUIDE PATH BLOCK): counts the quote in `checked`, and in
 # `failed` when it is not in PATH, or not in the open step range's region.
-macro(check_quote guide path block)
+# A function, not a macro: a macro's arguments are substituted into its
+# body, so a block with a backslash (a "\n" in C) would never match.
+function(check_quote guide path block)
     math(EXPR checked "${checked} + 1")
     get_filename_component(guide_dir ${guide} DIRECTORY)
     set(why "")
@@ -139,7 +141,9 @@ macro(check_quote guide path block)
         message(SEND_ERROR "${guide}: ${why}")
         math(EXPR failed "${failed} + 1")
     endif()
-endmacro()
+    set(checked ${checked} PARENT_SCOPE)
+    set(failed ${failed} PARENT_SCOPE)
+endfunction()
 
 file(GLOB_RECURSE guides ${SOURCE_DIR}/docs/*.md)
 set(tag "<!-- quote: ")

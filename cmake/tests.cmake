@@ -104,6 +104,15 @@ add_test(NAME doc_quotes
          COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -P
                  ${CMAKE_SOURCE_DIR}/cmake/check-doc-quotes.cmake)
 set_tests_properties(doc_quotes PROPERTIES LABELS "fast;docs")
+# The diagrams of the guides: every docs/diagrams/*.dot renders with
+# Graphviz, and the .svg beside it was rendered from it (scripts/diagrams.sh
+# renders them). Skipped where dot is missing, except on Linux.
+add_test(NAME doc_diagrams
+         COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR}
+                 -DOUT_DIR=${CMAKE_BINARY_DIR}/diagrams -P
+                 ${CMAKE_SOURCE_DIR}/cmake/check-diagrams.cmake)
+set_tests_properties(doc_diagrams PROPERTIES LABELS "fast;docs" SKIP_RETURN_CODE 77
+                     SKIP_REGULAR_EXPRESSION "doc_diagrams: skipped")
 # Every server.c follows the skeleton of docs/steps.md: its step markers
 # ascend, with the same first lines in every file, and each step's region
 # has the names of the Vocabulary table.

@@ -22,6 +22,7 @@ int net_routine_error(int err)
     case WSAECONNABORTED:
     case WSAENETRESET:
     case WSAESHUTDOWN:
+    case WSAEINTR:                /* a blocking call cancelled: only our own stop */
     case WSAENOTCONN:
     case WSA_OPERATION_ABORTED:   /* ERROR_OPERATION_ABORTED */
     case ERROR_NETNAME_DELETED:   /* a reset, as a completion reports it */

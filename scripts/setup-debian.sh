@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the suite needs on Debian/Ubuntu when it is missing:
-# MinGW-w64 (the Windows cross-compiler), Wine (to run the .exe files) and
-# CMake. Safe to run again: it installs nothing that is already there.
+# MinGW-w64 (the Windows cross-compiler), Wine (to run the .exe files),
+# CMake, and the tools of the other checks (clang, cppcheck, Graphviz).
+# Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
 need=()
@@ -21,6 +22,8 @@ fi
 command -v cppcheck >/dev/null 2>&1 || need+=(cppcheck)
 command -v clang-tidy >/dev/null 2>&1 || need+=(clang-tidy)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The diagrams of docs/ (scripts/diagrams.sh, the doc_diagrams test).
+command -v dot >/dev/null 2>&1 || need+=(graphviz)
 # The MSVC-dialect check (cmake/check-msvc-dialect.cmake) compiles with
 # clang in cl mode against Wine's Windows SDK headers.
 [ -f /usr/include/wine/wine/windows/windows.h ] || need+=(libwine-dev)
