@@ -246,8 +246,7 @@ static enum conn_result serve_conn(conn *c)
         if (n == SOCKET_ERROR || net_send_ready(c->sock, &c->sess) != NET_SENT) {
             session_on_abort(&c->sess);
             /* At the stop, stop_server()'s shutdown(SD_BOTH) or CancelIoEx
-             * made the call fail (WSAESHUTDOWN, WSA_OPERATION_ABORTED or
-             * WSAEINTR): a close, not the peer's reset. */
+             * made the call fail: a close, not the peer's reset. */
             return stop_requested(&c->srv->base.stop) ? CONN_CLOSE : CONN_ABORT;
         }
     } while (receive_again(c));
@@ -387,11 +386,9 @@ static void stop_server(model_server *srv)
 {
     ULONGLONG deadline = GetTickCount64() + SERVER_STOP_MS;
 
-    /* Closing the listening socket makes the accept thread's blocked
-     * accept() fail. Microsoft's closesocket page warns against closing a
-     * socket another thread uses, because the handle value may be reused
-     * at once; whatever reuses it here is no listening socket, so that
-     * accept() fails too, and the stop ends the thread. */
+    /* Closing the listening socket fails the blocked accept(). Should its
+     * handle value be reused at once (closesocket's page warns of that), it
+     * is no listening socket: accept() fails again, and the thread ends. */
     server_close_listener(&srv->base);
     if (srv->accept_thread != NULL)
         server_join(&srv->base, srv->accept_thread);

@@ -407,9 +407,8 @@ static void CALLBACK recv_done(DWORD err, DWORD bytes, LPWSAOVERLAPPED ov, DWORD
     conn_advance(c);
 }
 
-/* An overlapped TCP send completes in full unless the connection fails;
- * should one come back short all the same, the rest stays in the
- * session's queue and conn_advance sends it next, before any later reply. */
+/* An overlapped TCP send completes in full unless the connection fails; a
+ * short one's rest goes next (conn_advance), before any later reply. */
 static void CALLBACK send_done(DWORD err, DWORD bytes, LPWSAOVERLAPPED ov, DWORD flags)
 {
     conn *c = CONTAINING_RECORD(ov, conn, send_op.ov);
@@ -441,11 +440,8 @@ static void use_data(conn *c, const char *buf, DWORD n)
  * routine of it is due. */
 static void conn_advance(conn *c)
 {
-    /* While routines keep coming, the alertable wait does not return to
-     * worker_main: drain deadlines are checked here too (sweep() limits
-     * itself to one pass per DRAIN_CHECK_MS). */
     if (c->owner->draining > 0)
-        sweep(c->owner);
+        sweep(c->owner);   /* routines may keep the wait from returning */
     if (c->phase == PHASE_OPEN && !c->send_op.posted)
         post_send(c);
     if (c->phase == PHASE_OPEN && session_done(&c->sess))
@@ -463,8 +459,7 @@ static void conn_advance(conn *c)
  * once every reply is out, shutdown(SD_SEND), then read until the peer's
  * FIN (common/net.h says why); abortively after an error. The socket is
  * closed when its last operation has ended: a cancelled operation still
- * runs its routine (with WSA_OPERATION_ABORTED, or its own result when it
- * completed first). */
+ * runs its routine (WSA_OPERATION_ABORTED, unless it completed first). */
 static void begin_close(conn *c)
 {
     if (net_drain_start(c->sock, &c->drain) != 0) {
