@@ -19,11 +19,11 @@
  * stop signal.
  *
  * What changes from the previous model:
- * (01_blocking) no thread per client; one thread serves up to a thousand sockets. Nothing blocks, so
- * the code keeps what a call could not finish: a partial send leaves the
- * rest queued and puts the socket in the write set; backpressure is
- * leaving the socket out of the read set (the blocking model got it free
- * by blocking in send).
+ * (01_blocking) no thread per client; one thread serves up to a
+ * thousand sockets. Nothing blocks, so the code keeps what a call could
+ * not finish: a partial send leaves the rest queued and puts the socket in
+ * the write set; backpressure is leaving the socket out of the read set
+ * (the blocking model got it free by blocking in send).
  *
  * Limits:
  * one select() call walks every socket in its sets, so its cost
@@ -229,7 +229,7 @@ static void accept_ready(worker *w, ULONGLONG now)
                 w->listener = INVALID_SOCKET;   /* a fatal error: the server stops */
             if (next == ACCEPT_PAUSE)
                 w->accept_resume = now + SERVER_ACCEPT_PAUSE_MS;
-            return;   /* WSAEWOULDBLOCK: the backlog is empty */
+            return;   /* empty backlog, a peer gone, a pause: the next round tries again */
         }
         net_accepted(&srv->base.st);
         if (server_full(srv))
@@ -380,7 +380,7 @@ static DWORD build_sets(worker *w, ULONGLONG now)
 
     FD_ZERO(&w->read_set);
     FD_ZERO(&w->write_set);
-    set_add(&w->read_set, w->wake.sock);   /* also keeps the sets from being all empty (WSAEINVAL) */
+    set_add(&w->read_set, w->wake.sock);   /* so the read set is never empty */
     if (w->listener != INVALID_SOCKET && now >= w->accept_resume)
         set_add(&w->read_set, w->listener);
     else if (w->listener != INVALID_SOCKET)
@@ -413,9 +413,10 @@ static int wait_round(worker *w)
 
     tv.tv_sec = (long)(wait_ms / 1000);
     tv.tv_usec = (long)(wait_ms % 1000) * 1000;
-    /* its first argument is ignored by Winsock */
-    if (select(0, &w->read_set, &w->write_set, NULL, wait_ms == INFINITE ? NULL : &tv)
-        == SOCKET_ERROR) {
+    /* Winsock ignores its first argument; a set it is given must hold a
+     * socket (Microsoft's select page), so an empty write set goes as NULL */
+    if (select(0, &w->read_set, w->write_set.fd_count > 0 ? &w->write_set : NULL, NULL,
+               wait_ms == INFINITE ? NULL : &tv) == SOCKET_ERROR) {
         net_log_error("select", WSAGetLastError());
         server_fail(&w->srv->base);
         return 1;

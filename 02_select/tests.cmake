@@ -32,3 +32,10 @@ wsm_server_test(NAME stress_select_one_set SERVER select_server
 # server had received and echoed every frame (frames_in = frames_out).
 wsm_client_test(NAME stress_select_server_3000 SERVER select_server LABELS load TIMEOUT 900
                 ARGS load --conns 3000 --msgs 10 --size 4096 --pipeline 4 --timeout 30)
+
+# The minimal listing (minimal.c): 50 clients in its one set of 64, every
+# reply checked byte for byte and for crosstalk. It has no stop event, so
+# the client terminates it at the end.
+wsm_client_test(NAME select_minimal_load SERVER select_minimal LABELS fast load minimal
+                TIMEOUT 300
+                ARGS load --conns 50 --msgs 50 --sizes 8,3000,100 --server-stop kill)
