@@ -35,12 +35,13 @@
  * wineserver's descriptors bound the total (REFERENCE.md section 4). An
  * operation that succeeds at once is finished inline, with no packet
  * (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS); --opt noskip turns that off, so
- * every operation queues a packet. The receive planned after a packet is
- * deferred by its worker and posted a little later, when it is more likely
- * to find its data; --opt nodefer posts every receive at once. Connections
- * take turns: a receive that was not deferred and succeeds at once goes to
- * the back of the port's queue. --opt batch turns on
- * GetQueuedCompletionStatusEx (up to 64 completions per call).
+ * every operation queues a packet; it is on only when every TCP provider
+ * returns IFS handles, as Microsoft asks. Connections take turns: a
+ * receive that succeeds at once goes to the back of the port's queue.
+ * Two switches show tuning measured under Wine, off by default: --opt
+ * defer (a worker posts the receive planned after a packet a little
+ * later, when it is more likely to find its data) and --opt batch
+ * (GetQueuedCompletionStatusEx, up to 64 completions per call).
  */
 #include <assert.h>
 #include <stdio.h>
@@ -63,21 +64,22 @@
 #define CANCEL_CHUNK 64           /* stop: cancels per hold of the server lock */
 #define DEFER_MAX 16              /* receives a worker defers, and packets they wait for */
 
-/* The switches a reader can flip to see what each feature buys: batching
- * is off by default (under Wine it measured no better), skipping the
- * packet of an operation that succeeds at once and deferring receives
- * are on. */
-enum { SWITCH_BATCH = 1u << 0, SWITCH_NOSKIP = 1u << 1, SWITCH_NODEFER = 1u << 2 };
+/* The switches a reader can flip to see what each feature buys. Skipping
+ * the packet of an operation that succeeds at once is on by default (what
+ * Microsoft documents it for); batching and deferred receives are off:
+ * they were tuned against Wine's wineserver, and nothing documents them
+ * as a gain on Windows. */
+enum { SWITCH_BATCH = 1u << 0, SWITCH_NOSKIP = 1u << 1, SWITCH_DEFER = 1u << 2 };
 static const server_switch iocp_switches[] = {
     { "batch", "GetQueuedCompletionStatusEx: up to 64 completions per call" },
     { "noskip", "no FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: a packet for every operation" },
-    { "nodefer", "every receive posted at once, none deferred by its worker" },
+    { "defer", "a worker posts the receive planned after a packet a little later" },
     { NULL, NULL }
 };
 
 static const server_model model_info = {
     "iocp", "an I/O completion port, AcceptEx and a pool of worker threads",
-    10000, 0, "worker threads on the completion port (default: two per CPU, at least 4)",
+    10000, 0, "worker threads on the completion port (default: two per CPU)",
     iocp_switches
 };
 
@@ -136,7 +138,7 @@ typedef struct deferred_recv {
 typedef struct worker {
     struct model_server *srv;
     HANDLE thread;
-    int defer;                    /* receives may be deferred: not --opt nodefer, not flushing */
+    int defer;                    /* receives may be deferred: --opt defer, not flushing */
     int count;                    /* receives deferred */
     int taken;                    /* packets taken since the first of them was deferred */
     deferred_recv deferred[DEFER_MAX];
@@ -152,7 +154,7 @@ typedef struct model_server {
     LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
     int batch;                    /* --opt batch */
     int skip;                     /* not --opt noskip */
-    int defer;                    /* not --opt nodefer */
+    int defer;                    /* --opt defer */
     counter_t stopping;           /* 1 once the stop began: post nothing new */
     counter_t posting;            /* threads between reading stopping and posting */
     SRWLOCK lock;                 /* guards conns, live_count, accepts_pending, op.posted */
@@ -247,12 +249,10 @@ static int run(model_server *srv)
     return rc;
 }
 
-/* Two workers per CPU, at least 4. The workers never wait for the
- * network, but each system call waits for its answer, and under Wine that
- * answer comes from the wineserver, which serves every process of the
- * prefix in turn: a server with few threads gets few turns. With the
- * client in the same prefix, 1,000 connections measured 3 to 4 times the
- * frames per second with 4 workers as with 2, on 2 CPUs. */
+/* Two workers per CPU: Microsoft's "I/O Completion Ports" page gives it as
+ * the rule of thumb, so that a worker that blocks (here only in a system
+ * call) leaves another to run while the port's concurrency value (0: one
+ * per CPU) keeps the running ones to the CPU count. */
 static int default_threads(void)
 {
     SYSTEM_INFO si;
@@ -260,7 +260,7 @@ static int default_threads(void)
 
     GetSystemInfo(&si);
     n = 2 * (int)si.dwNumberOfProcessors;
-    return n < 4 ? 4 : n > 64 ? 64 : n;
+    return n > 64 ? 64 : n;
 }
 
 /* Loads an extension function (AcceptEx, GetAcceptExSockaddrs) through
@@ -307,6 +307,17 @@ static int open_port(model_server *srv)
     return 0;
 }
 
+/* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is safe on a socket only when every
+ * provider returns IFS handles (Microsoft's SetFileCompletionNotificationModes
+ * page): otherwise every operation queues its packet. */
+static int skip_is_safe(void)
+{
+    if (net_tcp_providers_ifs())
+        return 1;
+    log_info("iocp: a TCP provider without IFS handles: skip-on-success off");
+    return 0;
+}
+
 /* The port, the workers, then the AcceptEx pool. */
 static int start_model(model_server *srv)
 {
@@ -314,8 +325,8 @@ static int start_model(model_server *srv)
 
     InitializeSRWLock(&srv->lock);
     srv->batch = (srv->base.opt.switches & SWITCH_BATCH) != 0;
-    srv->skip = (srv->base.opt.switches & SWITCH_NOSKIP) == 0;
-    srv->defer = (srv->base.opt.switches & SWITCH_NODEFER) == 0;
+    srv->skip = (srv->base.opt.switches & SWITCH_NOSKIP) == 0 && skip_is_safe();
+    srv->defer = (srv->base.opt.switches & SWITCH_DEFER) != 0;
     if (open_port(srv) != 0)
         return -1;
     srv->accepts = (accept_op *)server_alloc(&srv->base, ACCEPT_POOL * sizeof *srv->accepts);
@@ -875,7 +886,7 @@ static void op_done(conn *c, io_op *op, DWORD bytes, DWORD err, char *buf)
     if (op == &c->send_op && err != 0)
         conn_fail(c, "WSASend", err);
     else if (op == &c->send_op)
-        session_sent(c->sess, bytes);   /* a short send: the rest goes next */
+        session_sent(c->sess, bytes);   /* short only on an error path: the rest goes next */
     else if (err == ERROR_OPERATION_ABORTED && c->phase == PHASE_OPEN && !stopping(c->srv))
         set_recv_buffer(c, 0);
     else if (err != 0)
@@ -934,9 +945,9 @@ static void detach_session(conn *c)
 static void conn_advance(conn *c, post_plan *p)
 {
     p->send = p->recv = 0;
-    /* The server stops: closesocket alone closes the connection: no error
-     * calls for a reset, and with 10,000 connections one system call fewer
-     * each counts. */
+    /* The server stops: the connection closes with closesocket, not an
+     * abortive close (unread input still makes the stack reset it); with
+     * 10,000 connections one system call fewer each counts. */
     if (stopping(c->srv))
         conn_cancel(c, PHASE_CLOSING);
     if (c->phase == PHASE_OPEN && !c->send_op.posted && c->sess != NULL) {
