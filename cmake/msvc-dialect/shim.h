@@ -50,4 +50,22 @@ __int64 _InterlockedExchange64(__int64 volatile *target, __int64 value);
 #define FILE_SKIP_SET_EVENT_ON_HANDLE 0x2
 #endif
 
+/* winbase.h: the callback environment's helpers are inline functions in
+ * Microsoft's SDK (InitializeThreadpoolEnvironment's page); Wine's headers
+ * do not have them. The same effect on the V1 structure both define. */
+#include <string.h>
+static __inline void InitializeThreadpoolEnvironment(PTP_CALLBACK_ENVIRON env)
+{
+    memset(env, 0, sizeof *env);
+    env->Version = 1;
+}
+static __inline void SetThreadpoolCallbackPool(PTP_CALLBACK_ENVIRON env, PTP_POOL pool)
+{
+    env->Pool = pool;
+}
+static __inline void DestroyThreadpoolEnvironment(PTP_CALLBACK_ENVIRON env)
+{
+    (void)env;
+}
+
 #endif
