@@ -80,13 +80,16 @@ void opts_usage(FILE *f)
           "  --bin DIR          where the *_server.exe (or *_server) files are (required)\n"
           "  --launcher \"CMD\"   prefix of each server's command line, e.g.\n"
           "                     /usr/lib/wine/wine64 (default: none)\n"
-          "  --servers LIST     models, comma-separated (default: all six found in DIR:\n"
+          "  --servers LIST     models, comma-separated (default: all found in DIR of\n"
           "                     blocking,select,eventselect,overlapped_event,\n"
-          "                     completion_routine,iocp)\n"
+          "                     completion_routine,iocp,asyncselect,threadpool)\n"
           "  --scenarios LIST   pingpong1,pingpong100,pingpong1000,pipeline,idle,burst\n"
           "                     (default: all)\n"
           "  --quick            2 s per throughput scenario instead of 5, idle up to 5000\n"
           "  --out DIR          where compare.csv and the SVG charts go (default results)\n"
+          "  --repeat N         runs per server and scenario, servers interleaved round\n"
+          "                     by round; figures are medians (min-max) (default 3,\n"
+          "                     1 with --quick; at most 20)\n"
           "\n"
           "check options:\n"
           "  --only NAME[,NAME] run only these checks (stats, echo_sizes, split,\n"
@@ -195,6 +198,7 @@ static const struct opt_def opt_defs[] = {
     { "--servers", CMD_BIT(CMD_COMPARE), "compare" },
     { "--scenarios", CMD_BIT(CMD_COMPARE), "compare" },
     { "--out", CMD_BIT(CMD_COMPARE), "compare" }, { "--quick", CMD_BIT(CMD_COMPARE), "compare" }, { "--only", CMD_BIT(CMD_CHECK), "check" },
+    { "--repeat", CMD_BIT(CMD_COMPARE), "compare" },
     { "--scenario", CMD_BIT(CMD_STRESS), "stress" }, { "--rounds", CMD_BIT(CMD_STRESS), "stress" }
 };
 
@@ -269,6 +273,8 @@ static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
         o->out_dir = v;
     else if (strcmp(name, "--scenario") == 0)
         o->scenario = v;
+    else if (strcmp(name, "--repeat") == 0 && (rc = parse_number(name, v, 1, 20, 1, &n, e)) == 0)
+        o->repeat = (unsigned)n;
     else if (strcmp(name, "--rounds") == 0 && (rc = parse_number(name, v, 1, 1000, 1, &n, e)) == 0)
         o->rounds = (unsigned)n;
     else if (strcmp(name, "--port") == 0 && (rc = parse_number(name, v, 1, 65535, 1, &n, e)) == 0)

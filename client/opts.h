@@ -47,6 +47,7 @@ typedef struct client_opts {
     const char *scenarios;    /* --scenarios: comma-separated names, or NULL: all */
     const char *out_dir;      /* --out (default "results") */
     int quick;                /* --quick: short durations, smaller counts */
+    unsigned repeat;          /* --repeat: runs per cell, 0: 3 (1 with --quick) */
     /* check */
     const char *only;         /* comma-separated check names, or NULL */
     /* stress */

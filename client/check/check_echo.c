@@ -16,7 +16,8 @@ static const char *const required_keys[] = {
 };
 
 static const char *const models[] = {
-    "blocking", "select", "eventselect", "overlapped_event", "completion_routine", "iocp"
+    "blocking", "select", "eventselect", "overlapped_event", "completion_routine", "iocp",
+    "asyncselect", "threadpool"
 };
 
 /* Every required key there; every value but model's a number. */
@@ -64,7 +65,8 @@ check_result check_stats(check_ctx *k)
         if (strcmp(model, models[i]) == 0)
             return CHECK_PASS;
     return ck_fail(k, "model=%s is not one of blocking, select, eventselect, "
-                   "overlapped_event, completion_routine, iocp", model);
+                   "overlapped_event, completion_routine, iocp, asyncselect, threadpool",
+                   model);
 }
 
 check_result check_echo_sizes(check_ctx *k)

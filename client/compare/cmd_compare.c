@@ -1,5 +1,6 @@
-/* cmd_compare.c - the compare command: which servers, which scenarios, a
- * progress line while each runs, then the report (compare_report.c). */
+/* cmd_compare.c - the compare command: which servers, which scenarios,
+ * --repeat rounds of every cell with a progress line before each run, then
+ * the report (compare_report.c) of each cell's medians and ranges. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,8 @@
 
 /* The models in folder order (SPEC section 2). */
 static const char *const models[COMPARE_MAX_SERVERS] = {
-    "blocking", "select", "eventselect", "overlapped_event", "completion_routine", "iocp"
+    "blocking", "select", "eventselect", "overlapped_event", "completion_routine", "iocp",
+    "asyncselect", "threadpool"
 };
 
 typedef struct compare_plan {
@@ -128,28 +130,105 @@ static int plan_scenarios(const client_opts *o, compare_plan *pl)
     return pl->scenarios > 0 ? 0 : -1;
 }
 
-/* Every pair in turn, one progress line each on stderr. */
-static unsigned run_all(const client_opts *o, const compare_plan *pl, compare_row *rows)
-{
-    unsigned s, k, n = 0;
-    uint64_t t0 = plat_now_ms();
+/* Where the run is, for the progress line. */
+typedef struct compare_progress {
+    uint64_t t0;                 /* when the first run started */
+    unsigned cell, cells;        /* this cell (0-based) and how many */
+    unsigned round, rounds;      /* this round (0-based) and --repeat */
+} compare_progress;
 
-    for (s = 0; s < pl->servers; s++)
-        for (k = 0; k < pl->scenarios; k++, n++) {
-            fprintf(stderr, "compare: [%u/%u] %.0f s: %s, %s ...\n", n + 1,
-                    pl->servers * pl->scenarios, (double)(plat_now_ms() - t0) / 1000.0,
-                    pl->model[s], pl->sc[k]->name);
-            fflush(stderr);
-            compare_run_one(o, pl->model[s], pl->cmd[s], pl->sc[k], &rows[n]);
-            if (!rows[n].ok)
-                fprintf(stderr, "compare: %s, %s: FAILED: %s\n", pl->model[s],
-                        pl->sc[k]->name, rows[n].note);
-        }
-    return n;
+static unsigned repeat_of(const client_opts *o)
+{
+    if (o->repeat > 0)
+        return o->repeat;
+    return o->quick ? 1u : 3u;
+}
+
+/* About how long the runs not yet done take, in ms: a cell that has run
+ * counts its own mean time per run, one that has not the mean of all the
+ * runs so far; -1 before the first run ends. */
+static double left_ms(const compare_cell *cells, const compare_progress *pg)
+{
+    uint64_t total = 0;
+    unsigned i, done = pg->round * pg->cells + pg->cell;
+    double mean, left = 0;
+
+    if (done == 0)
+        return -1;
+    for (i = 0; i < pg->cells; i++)
+        total += cells[i].ms;
+    mean = (double)total / done;
+    for (i = 0; i < pg->cells; i++) {
+        const compare_cell *c = &cells[i];
+
+        left += (double)(pg->rounds - c->runs) * (c->runs > 0 ? (double)c->ms / c->runs : mean);
+    }
+    return left;
+}
+
+/* "about 45 s left", "about 12 min left": the estimate as the progress
+ * line shows it. */
+static const char *duration_text(double ms, char *buf, size_t cap)
+{
+    if (ms < 0)
+        snprintf(buf, cap, "time left not known yet");
+    else if (ms < 120000)
+        snprintf(buf, cap, "about %.0f s left", ms / 1000.0);
+    else
+        snprintf(buf, cap, "about %.0f min left", ms / 60000.0);
+    return buf;
+}
+
+static void print_progress(const compare_cell *cells, const compare_progress *pg,
+                           const char *model, const char *scenario)
+{
+    char left[40];
+
+    fprintf(stderr, "compare: cell %u of %u, round %u of %u, %.0f s elapsed, %s: "
+            "%s, %s ...\n", pg->cell + 1, pg->cells, pg->round + 1, pg->rounds,
+            (double)(plat_now_ms() - pg->t0) / 1000.0,
+            duration_text(left_ms(cells, pg), left, sizeof left), model, scenario);
+    fflush(stderr);
+}
+
+/* One run of cell i (server i / scenarios, scenario i % scenarios). */
+static void run_cell(const client_opts *o, const compare_plan *pl, compare_cell *cells,
+                     const compare_progress *pg)
+{
+    static compare_row row;   /* one run at a time */
+    const char *model = pl->model[pg->cell / pl->scenarios];
+    const compare_scenario *sc = pl->sc[pg->cell % pl->scenarios];
+    uint64_t t;
+
+    print_progress(cells, pg, model, sc->name);
+    t = plat_now_ms();
+    compare_run_one(o, model, pl->cmd[pg->cell / pl->scenarios], sc, &row);
+    compare_cell_add(&cells[pg->cell], &row, plat_now_ms() - t);
+    if (!row.ok)
+        fprintf(stderr, "compare: %s, %s, round %u: FAILED: %s\n", model, sc->name,
+                pg->round + 1, row.note);
+}
+
+/* Round by round, every cell once in each (every scenario of every
+ * server), so that drift over the run hits every server alike. */
+static unsigned run_all(const client_opts *o, const compare_plan *pl, compare_cell *cells)
+{
+    compare_progress pg;
+
+    memset(&pg, 0, sizeof pg);
+    pg.t0 = plat_now_ms();
+    pg.cells = pl->servers * pl->scenarios;
+    pg.rounds = repeat_of(o);
+    for (pg.round = 0; pg.round < pg.rounds; pg.round++)
+        for (pg.cell = 0; pg.cell < pg.cells; pg.cell++)
+            run_cell(o, pl, cells, &pg);
+    for (pg.cell = 0; pg.cell < pg.cells; pg.cell++)
+        compare_cell_finish(&cells[pg.cell]);
+    return pg.cells;
 }
 
 /* The CSV and the charts under --out. */
-static int write_files(const client_opts *o, const compare_row *rows, unsigned n)
+static int write_files(const client_opts *o, const compare_cell *cells, unsigned n)
 {
     char path[COMPARE_PATH_MAX];
     int rc = 0;
@@ -159,11 +238,11 @@ static int write_files(const client_opts *o, const compare_row *rows, unsigned n
         return -1;
     }
     snprintf(path, sizeof path, "%s/compare.csv", o->out_dir);
-    rc |= compare_write_csv(path, rows, n);
+    rc |= compare_write_csv(path, cells, n);
     snprintf(path, sizeof path, "%s/compare.svg", o->out_dir);
-    rc |= compare_write_fps_svg(path, rows, n);
+    rc |= compare_write_fps_svg(path, cells, n);
     snprintf(path, sizeof path, "%s/compare_idle.svg", o->out_dir);
-    rc |= compare_write_idle_svg(path, rows, n);
+    rc |= compare_write_idle_svg(path, cells, n);
     if (rc != 0)
         fprintf(stderr, "client: compare: could not write every file in %s\n", o->out_dir);
     else
@@ -176,19 +255,24 @@ int cmd_compare(const client_ctx *cx)
 {
     const client_opts *o = cx->opts;
     static compare_plan pl;
-    static compare_row rows[COMPARE_MAX_ROWS];
-    unsigned n, i, failed = 0;
+    static compare_cell cells[COMPARE_MAX_ROWS];
+    unsigned n, i, failed = 0, runs = 0, bad_cells = 0;
 
     memset(&pl, 0, sizeof pl);
+    memset(cells, 0, sizeof cells);
     if (plan_servers(o, &pl) != 0 || plan_scenarios(o, &pl) != 0)
         return 1;
-    n = run_all(o, &pl, rows);
-    compare_print_table(rows, n);
-    for (i = 0; i < n; i++)
-        failed += !rows[i].ok;
-    if (write_files(o, rows, n) != 0)
+    n = run_all(o, &pl, cells);
+    compare_print_table(cells, n, repeat_of(o));
+    for (i = 0; i < n; i++) {
+        failed += cells[i].failed;
+        runs += cells[i].runs;
+        bad_cells += cells[i].failed > 0;
+    }
+    if (write_files(o, cells, n) != 0)
         return 1;
     if (failed > 0)
-        fprintf(stderr, "compare: %u of %u runs failed (see the notes column)\n", failed, n);
+        fprintf(stderr, "compare: %u of %u runs failed, in %u of %u cells (see the notes "
+                "column)\n", failed, runs, bad_cells, n);
     return failed > 0 ? 1 : 0;
 }
