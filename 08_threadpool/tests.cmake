@@ -32,3 +32,13 @@ wsm_client_test(NAME threadpool_pipeline_large SERVER threadpool_server LABELS f
 wsm_server_test(NAME threadpool_pipeline_skip SERVER threadpool_server
                 SERVER_ARGS "--opt skip" LABELS fast load TIMEOUT 300
                 ARGS load --conns 50 --msgs 40 --size 65536 --pipeline 8 --abort-every 4)
+
+# The minimal listing (minimal.c): 50 connections echo 50 frames each whose
+# sizes rotate 8, 3000 and 100 bytes, so a frame often spans the listing's
+# 4 KiB buffers; the client checks every reply byte for byte and counts a
+# reply that carries another connection's bytes as crosstalk. Each closed
+# connection is freed by the main thread after its last callback. The
+# listing has no stop event, so the client terminates it.
+wsm_client_test(NAME threadpool_minimal_load SERVER threadpool_minimal
+                LABELS fast load minimal TIMEOUT 300
+                ARGS load --conns 50 --msgs 50 --sizes 8,3000,100 --server-stop kill)
