@@ -23,3 +23,9 @@ wsm_client_test(NAME asyncselect_close_together SERVER asyncselect_server LABELS
 # Each connection must be gone at the end of every round.
 wsm_client_test(NAME asyncselect_churn SERVER asyncselect_server LABELS fast load
                 TIMEOUT 300 ARGS stress --scenario churn --conns 300 --rounds 2)
+
+# The minimal listing (minimal.c): raw echo for 50 connections on one
+# window's message loop; every reply checked byte for byte, crosstalk
+# counted. It has no stop machinery: the client terminates it at the end.
+wsm_client_test(NAME asyncselect_minimal_load SERVER asyncselect_minimal LABELS fast load minimal
+                TIMEOUT 300 ARGS load --conns 50 --msgs 50 --sizes 8,3000,100 --server-stop kill)
