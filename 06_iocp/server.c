@@ -263,20 +263,6 @@ static int default_threads(void)
     return n > 64 ? 64 : n;
 }
 
-/* Loads an extension function (AcceptEx, GetAcceptExSockaddrs) through
- * WSAIoctl, as Microsoft recommends, instead of linking mswsock's export. */
-static int load_extension(SOCKET s, GUID id, void *fn, size_t fn_size, const char *what)
-{
-    DWORD bytes = 0;
-
-    if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, fn, (DWORD)fn_size,
-                 &bytes, NULL, NULL) == SOCKET_ERROR) {
-        net_log_error(what, WSAGetLastError());
-        return -1;
-    }
-    return 0;
-}
-
 /* The port, the extension functions, the listener on the port. */
 static int open_port(model_server *srv)
 {
@@ -294,10 +280,10 @@ static int open_port(model_server *srv)
         return -1;
     }
     stats_opened(&srv->base.st, RES_HANDLE);
-    if (load_extension(srv->base.listener, accept_ex, &srv->accept_ex, sizeof srv->accept_ex,
-                       "WSAIoctl (AcceptEx)") != 0
-        || load_extension(srv->base.listener, accept_addrs, &srv->accept_addrs,
-                          sizeof srv->accept_addrs, "WSAIoctl (GetAcceptExSockaddrs)") != 0)
+    if (net_extension(srv->base.listener, accept_ex, &srv->accept_ex, sizeof srv->accept_ex,
+                      "WSAIoctl (AcceptEx)") != 0
+        || net_extension(srv->base.listener, accept_addrs, &srv->accept_addrs,
+                         sizeof srv->accept_addrs, "WSAIoctl (GetAcceptExSockaddrs)") != 0)
         return -1;
     /* key 0: the listener is no connection; its operations are OP_ACCEPT */
     if (CreateIoCompletionPort((HANDLE)srv->base.listener, srv->port, 0, 0) == NULL) {

@@ -255,20 +255,6 @@ static int open_pool(model_server *srv)
     return 0;
 }
 
-/* Loads an extension function (AcceptEx, GetAcceptExSockaddrs) through
- * WSAIoctl, as Microsoft recommends, instead of linking mswsock's export. */
-static int load_extension(SOCKET s, GUID id, void *fn, size_t fn_size, const char *what)
-{
-    DWORD bytes = 0;
-
-    if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, fn, (DWORD)fn_size,
-                 &bytes, NULL, NULL) == SOCKET_ERROR) {
-        net_log_error(what, WSAGetLastError());
-        return -1;
-    }
-    return 0;
-}
-
 /* The extension functions, the listener's TP_IO (its context is the
  * server: its operations are OP_ACCEPT). */
 static int open_listener_io(model_server *srv)
@@ -281,10 +267,10 @@ static int open_listener_io(model_server *srv)
         return -1;
     }
     stats_opened(&srv->base.st, RES_HANDLE);
-    if (load_extension(srv->base.listener, accept_ex, &srv->accept_ex, sizeof srv->accept_ex,
-                       "WSAIoctl (AcceptEx)") != 0
-        || load_extension(srv->base.listener, accept_addrs, &srv->accept_addrs,
-                          sizeof srv->accept_addrs, "WSAIoctl (GetAcceptExSockaddrs)") != 0)
+    if (net_extension(srv->base.listener, accept_ex, &srv->accept_ex, sizeof srv->accept_ex,
+                      "WSAIoctl (AcceptEx)") != 0
+        || net_extension(srv->base.listener, accept_addrs, &srv->accept_addrs,
+                         sizeof srv->accept_addrs, "WSAIoctl (GetAcceptExSockaddrs)") != 0)
         return -1;
     srv->listen_io = CreateThreadpoolIo((HANDLE)srv->base.listener, io_callback, srv,
                                         &srv->env);

@@ -320,3 +320,15 @@ int net_tcp_providers_ifs(void)
     free(info);
     return ifs;
 }
+
+int net_extension(SOCKET s, GUID id, void *fn, size_t fn_size, const char *what)
+{
+    DWORD bytes = 0;
+
+    if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, fn, (DWORD)fn_size,
+                 &bytes, NULL, NULL) == SOCKET_ERROR) {
+        net_log_error(what, WSAGetLastError());
+        return -1;
+    }
+    return 0;
+}

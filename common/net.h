@@ -64,6 +64,12 @@ void net_refuse(stats *st, SOCKET s);
 
 int net_set_nonblocking(SOCKET s);
 
+/* Loads a Winsock extension function (AcceptEx, GetAcceptExSockaddrs...)
+ * of the provider of socket s into *fn (fn_size bytes) with WSAIoctl
+ * SIO_GET_EXTENSION_FUNCTION_POINTER, as Microsoft recommends, instead of
+ * linking mswsock's export. 0, or -1 after logging `what`. */
+int net_extension(SOCKET s, GUID id, void *fn, size_t fn_size, const char *what);
+
 /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is safe on a socket only when
  * every installed provider of it returns IFS handles: Microsoft's page of
  * SetFileCompletionNotificationModes says to check XP1_IFS_HANDLES in the
