@@ -273,7 +273,7 @@ static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
         o->out_dir = v;
     else if (strcmp(name, "--scenario") == 0)
         o->scenario = v;
-    else if (strcmp(name, "--repeat") == 0 && (rc = parse_number(name, v, 1, 20, 1, &n, e)) == 0)
+    else if (strcmp(name, "--repeat") == 0 && (rc = parse_number(name, v, 1, OPTS_MAX_REPEAT, 1, &n, e)) == 0)
         o->repeat = (unsigned)n;
     else if (strcmp(name, "--rounds") == 0 && (rc = parse_number(name, v, 1, 1000, 1, &n, e)) == 0)
         o->rounds = (unsigned)n;

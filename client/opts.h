@@ -9,6 +9,7 @@
 /* Payload sizes --sizes accepts: enough for any interleaving a test wants,
  * small enough to live in the options. */
 #define OPTS_MAX_SIZES 32
+#define OPTS_MAX_REPEAT 20   /* compare --repeat: runs kept per cell */
 
 typedef enum client_cmd {
     CMD_NONE,

@@ -51,7 +51,7 @@ enum compare_fig {
     FIG_CPU, FIG_COUNT
 };
 
-#define COMPARE_MAX_REPEAT 20
+#define COMPARE_MAX_REPEAT OPTS_MAX_REPEAT
 
 /* One server x scenario over its --repeat runs: each run's figures, then
  * (compare_cell_finish) the median, min and max of each over the runs. */
