@@ -36,8 +36,8 @@ wsm_server_test(NAME threadpool_pipeline_skip SERVER threadpool_server
 # The minimal listing (minimal.c): 50 connections echo 50 frames each whose
 # sizes rotate 8, 3000 and 100 bytes, so a frame often spans the listing's
 # 4 KiB buffers; the client checks every reply byte for byte and counts a
-# reply that carries another connection's bytes as crosstalk. Each closed
-# connection is freed by the main thread after its last callback. The
+# reply that carries another connection's bytes as crosstalk. A closed
+# connection is freed in its last callback, after CloseThreadpoolIo. The
 # listing has no stop event, so the client terminates it.
 wsm_client_test(NAME threadpool_minimal_load SERVER threadpool_minimal
                 LABELS fast load minimal TIMEOUT 300
