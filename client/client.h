@@ -20,5 +20,6 @@ int cmd_check(const client_ctx *cx);
 int cmd_idle(const client_ctx *cx);
 int cmd_compare(const client_ctx *cx);
 int cmd_stress(const client_ctx *cx);
+int cmd_flood(const client_ctx *cx);
 
 #endif

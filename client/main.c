@@ -19,6 +19,7 @@ static int run_command(const client_ctx *cx)
     case CMD_IDLE: return cmd_idle(cx);
     case CMD_COMPARE: return cmd_compare(cx);
     case CMD_STRESS: return cmd_stress(cx);
+    case CMD_FLOOD: return cmd_flood(cx);
     default: return 2;
     }
 }

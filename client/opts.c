@@ -23,6 +23,9 @@ void opts_usage(FILE *f)
           "                   against it; a Markdown table on stdout, CSV and SVG in --out\n"
           "  stress           one fault or load scenario (--scenario); ends with one line\n"
           "                   scenario= result=PASS|FAIL ...; exit 1 on FAIL\n"
+          "  flood            one connection sends ECHO frames without reading any reply,\n"
+          "                   a line of the server's STATS each second, then reads and\n"
+          "                   checks every reply; exit 1 unless all came back in order\n"
           "\n"
           "common options:\n"
           "  --host ADDR        server address (default 127.0.0.1)\n"
@@ -60,12 +63,17 @@ void opts_usage(FILE *f)
           "                     fps= mib_s= p50_ms= p99_ms= max_ms= (frames and bytes are\n"
           "                     checked replies, headers included; errors include crosstalk)\n"
           "\n"
-          "idle options:\n"
+          , f);
+    fputs("idle options:\n"
           "  --conns N          connections to hold, 1 to 20000 (required); each echoes a\n"
           "                     64-byte frame of its own once connected, stays idle,\n"
           "                     then echoes one more; at most 128 are being opened at\n"
           "                     once (until their first reply: the server holds them)\n"
           "  --seconds S        how long they stay idle before the second STATS (default 2)\n"
+          "  --probe N          while they are held, N ECHO round trips of 64 bytes, one at\n"
+          "                     a time, on the STATS connection: what one busy connection\n"
+          "                     pays beside the idle ones; adds probe= probe_p50_ms=\n"
+          "                     probe_max_ms= probe_fps= to the last line\n"
           "  the last line:     conns= held= echoed= errors= threads= threads_base=\n"
           "                     working_set_bytes= private_bytes= ws_per_conn_bytes=\n"
           "                     private_per_conn_bytes= handles= open_sockets= open_threads=\n"
@@ -75,7 +83,7 @@ void opts_usage(FILE *f)
           "                     connect_seconds: until all were held and echoed once)\n"
           "\n"
           , f);
-    /* Two literals: ISO C promises only 4095 characters in one. */
+    /* Several literals: ISO C promises only 4095 characters in one. */
     fputs("compare options:\n"
           "  --bin DIR          where the *_server.exe (or *_server) files are (required)\n"
           "  --launcher \"CMD\"   prefix of each server's command line, e.g.\n"
@@ -96,6 +104,18 @@ void opts_usage(FILE *f)
           "                     coalesced, protocol_errors, half_close, partial_fin,\n"
           "                     reset_mid_frame, crosstalk, simultaneous, churn,\n"
           "                     backpressure, max_clients, stop_busy, stop)\n"
+          "\n"
+          , f);
+    fputs("flood options:\n"
+          "  --msgs N           frames to send (default 1000)\n"
+          "  --size BYTES       payload of each, 8 to 65536 (default 16384)\n"
+          "  --seconds S        how long it sends without reading (default 2); one line\n"
+          "                     each second: t= sent_bytes= (what send() took) and the\n"
+          "                     server's bytes_in= frames_in= frames_out= bytes_out=\n"
+          "                     private_bytes=, read on a second connection\n"
+          "  the last line:     frames= frame_bytes= sent_before_reading= pushed_back=yes|no\n"
+          "                     (yes: send() took nothing in the last second) replies=\n"
+          "                     errors=\n"
           "\n"
           , f);
     fputs("stress options (docs/reliability.md):\n"
@@ -171,6 +191,8 @@ static client_cmd command_of(const char *word)
         return CMD_COMPARE;
     if (strcmp(word, "stress") == 0)
         return CMD_STRESS;
+    if (strcmp(word, "flood") == 0)
+        return CMD_FLOOD;
     return CMD_NONE;
 }
 
@@ -189,11 +211,13 @@ static const struct opt_def opt_defs[] = {
     { "--server-stop", 0, "" },
     { "--conns", CMD_BIT(CMD_LOAD) | CMD_BIT(CMD_IDLE) | CMD_BIT(CMD_STRESS),
       "load, idle and stress" },
-    { "--msgs", CMD_BIT(CMD_LOAD), "load" },
+    { "--msgs", CMD_BIT(CMD_LOAD) | CMD_BIT(CMD_FLOOD), "load and flood" },
     { "--duration", CMD_BIT(CMD_LOAD) | CMD_BIT(CMD_STRESS), "load and stress" },
-    { "--size", CMD_BIT(CMD_LOAD), "load" }, { "--sizes", CMD_BIT(CMD_LOAD), "load" },
+    { "--size", CMD_BIT(CMD_LOAD) | CMD_BIT(CMD_FLOOD), "load and flood" },
+    { "--sizes", CMD_BIT(CMD_LOAD), "load" },
     { "--pipeline", CMD_BIT(CMD_LOAD), "load" }, { "--abort-every", CMD_BIT(CMD_LOAD), "load" },
-    { "--seconds", CMD_BIT(CMD_IDLE), "idle" },
+    { "--seconds", CMD_BIT(CMD_IDLE) | CMD_BIT(CMD_FLOOD), "idle and flood" },
+    { "--probe", CMD_BIT(CMD_IDLE), "idle" },
     { "--bin", CMD_BIT(CMD_COMPARE), "compare" }, { "--launcher", CMD_BIT(CMD_COMPARE), "compare" },
     { "--servers", CMD_BIT(CMD_COMPARE), "compare" },
     { "--scenarios", CMD_BIT(CMD_COMPARE), "compare" },
@@ -293,6 +317,8 @@ static int set_opt(client_opts *o, const char *name, const char *v, errmsg *e)
         o->pipeline = (unsigned)n;
     else if (strcmp(name, "--seconds") == 0 && (rc = parse_number(name, v, 0, 3600, 1000, &n, e)) == 0)
         o->idle_ms = n;
+    else if (strcmp(name, "--probe") == 0 && (rc = parse_number(name, v, 1, 1e6, 1, &n, e)) == 0)
+        o->probe = n;
     else if (strcmp(name, "--abort-every") == 0 && (rc = parse_number(name, v, 1, 20000, 1, &n, e)) == 0)
         o->abort_every = (unsigned)n;
     else if (strcmp(name, "--sizes") == 0)
@@ -440,6 +466,10 @@ int opts_parse(int argc, char **argv, client_opts *o, errmsg *e)
             return -1;
     }
     o->conns_given = ps.conns_set;
+    if (o->cmd == CMD_FLOOD && !ps.msgs_set)
+        o->msgs = 1000;   /* flood's own defaults: 16 MB, more than socket buffers hold */
+    if (o->cmd == CMD_FLOOD && !ps.size_set)
+        o->size = 16384;
     if (!ps.sizes_set) {   /* the load command reads only the list */
         o->sizes[0] = o->size;
         o->size_count = 1;

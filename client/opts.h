@@ -19,7 +19,8 @@ typedef enum client_cmd {
     CMD_CHECK,
     CMD_IDLE,
     CMD_COMPARE,
-    CMD_STRESS
+    CMD_STRESS,
+    CMD_FLOOD
 } client_cmd;
 
 typedef struct client_opts {
@@ -39,8 +40,10 @@ typedef struct client_opts {
     unsigned size_count;      /* at least 1 */
     unsigned pipeline;
     unsigned abort_every;     /* 0, or every Nth connection ends with a reset */
-    /* idle */
-    unsigned long idle_ms;    /* --seconds: how long the connections stay idle */
+    /* idle and flood */
+    unsigned long idle_ms;    /* --seconds: how long the connections stay idle,
+                                 or the flood sends without reading */
+    unsigned long probe;      /* idle --probe: round trips while held, 0: none */
     /* compare */
     const char *bin_dir;      /* --bin: where the *_server(.exe) files are */
     const char *launcher;     /* --launcher: prefix of each server's command, or "" */

@@ -7,6 +7,8 @@
 #                default run, `scripts/test.sh --stress` runs them
 #   smoke        a command end to end at small counts (compare, stress)
 #   docs         docs/ kept true to the code
+#   labs         the break-it exercises (cmake/breaks.cmake): each patch of
+#                docs/labs/breaks/ built and caught, the real server not
 #   analysis     cppcheck and clang-tidy (cmake/static-analysis.cmake)
 #   fuzz         the libFuzzer targets (native-asan build, tests/fuzz)
 #   fixture      the Wine prefix's wineserver, started and stopped (empty on
@@ -129,13 +131,14 @@ add_test(NAME doc_pitfalls
 set_tests_properties(doc_pitfalls PROPERTIES LABELS "fast;docs")
 # docs/README.md, docs/protocol.md and the lab handouts: their links lead
 # somewhere, and every command block of a handout runs as written under
-# Wine, against this build (cmake/check-labs.sh says how).
+# Wine, against this build: the bash form, and the Windows cmd form in
+# Wine's cmd.exe (cmake/check-labs.sh says how).
 if(CMAKE_CROSSCOMPILING AND WINE_LOADER)
     add_test(NAME doc_labs
              COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/check-labs.sh ${CMAKE_SOURCE_DIR}
                      ${CMAKE_BINARY_DIR})
     set_tests_properties(doc_labs PROPERTIES LABELS "docs" FIXTURES_REQUIRED wine
-                         TIMEOUT 600)
+                         ENVIRONMENT "WINE_LOADER=${WINE_LOADER}" TIMEOUT 900)
 endif()
 
 # The comparison mode end to end on one small server run: it starts the
@@ -147,3 +150,21 @@ add_test(NAME compare_smoke
          WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 set_tests_properties(compare_smoke PROPERTIES LABELS "fast;smoke" FIXTURES_REQUIRED wine
                      TIMEOUT 300)
+
+# The two client features the labs use to keep a server busy within one
+# command (docs/labs/02_select.md, 06_iocp.md). flood: 1000 frames of
+# 16 KiB (16 MB, more than the socket buffers hold) sent without reading;
+# the server must push back (send() takes nothing for a second), then
+# answer every frame in order. idle --probe: round trips on the STATS
+# connection while idle connections are held, reported on the last line.
+# An error line of the client (its own, or the server's exit) fails either.
+wsm_client_test(NAME client_flood SERVER iocp_server LABELS fast smoke TIMEOUT 300
+                ARGS flood --seconds 3)
+set_tests_properties(client_flood PROPERTIES
+                     PASS_REGULAR_EXPRESSION "pushed_back=yes replies=1000 errors=0"
+                     FAIL_REGULAR_EXPRESSION "client: ")
+wsm_server_test(NAME client_idle_probe SERVER select_server SERVER_ARGS "--threads 1"
+                LABELS fast smoke TIMEOUT 300 ARGS idle --conns 50 --seconds 0 --probe 20)
+set_tests_properties(client_idle_probe PROPERTIES
+                     PASS_REGULAR_EXPRESSION "held=50 echoed=50 errors=0 .* probe=20 probe_p50_ms=[0-9]"
+                     FAIL_REGULAR_EXPRESSION "client: ")

@@ -389,7 +389,12 @@ static void report(const idle_result *fig)
     put_value("handles", &fig->held, "handles");
     for (i = 0; i < sizeof open_keys / sizeof open_keys[0]; i++)
         put_value(open_keys[i], &fig->held, open_keys[i]);
-    printf(" connect_seconds=%.3f\n", fig->connect_seconds);
+    printf(" connect_seconds=%.3f", fig->connect_seconds);
+    if (fig->probe_done > 0)
+        printf(" probe=%lu probe_p50_ms=%.2f probe_max_ms=%.2f probe_fps=%.0f", fig->probe_done,
+               fig->probe_p50_ms, fig->probe_max_ms,
+               fig->probe_seconds > 0 ? (double)fig->probe_done / fig->probe_seconds : 0.0);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -405,16 +410,20 @@ static void close_all(idle_run *r)
         }
 }
 
-/* Steps 2 to 5, after the baseline: connect and echo, idle, STATS, echo. */
+/* Steps 2 to 5, after the baseline: connect and echo, idle, STATS (and
+ * the --probe round trips on its connection), echo. */
 static void measure(idle_run *r, conn *sc, idle_result *fig)
 {
     uint64_t t0 = plat_now_us();
+    errmsg e;
 
     open_phase(r);
     fig->connect_seconds = (double)(plat_now_us() - t0) / 1e6;
     idle_phase(r);
     fig->held_count = count_state(r, IC_HELD);
     read_stats(r, sc, &fig->held, "while the connections are held");
+    if (r->opts->probe > 0 && idle_probe(sc, r->opts, fig, &e) != 0)
+        idle_error(r, "%s", e.text);
     echo_round(r, 1, "second echo");
     close_all(r);
     idle_progress_clear(r);

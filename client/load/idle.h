@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "frame_buf.h"
 #include "opts.h"
 #include "plat.h"
@@ -68,11 +69,17 @@ typedef struct idle_result {
     unsigned refused;         /* "server full" */
     uint64_t errors;
     double connect_seconds;   /* until all N were held (connected and echoed once) */
+    unsigned long probe_done; /* --probe round trips made (0: none asked) */
+    double probe_seconds, probe_p50_ms, probe_max_ms;
 } idle_result;
 
 /* The idle command's core: measures and fills res (zeroed first). 0 only
  * if all were held and echoed twice without any error. */
 int idle_measure(const client_opts *o, const plat_addr *addr, idle_result *res);
+
+/* --probe (idle_probe.c): o->probe ECHO round trips on the STATS
+ * connection sc, one at a time; fills the probe_ fields of res. 0 or -1. */
+int idle_probe(conn *sc, const client_opts *o, idle_result *res, errmsg *e);
 
 /* Prints "client: idle: <message>" for the first errors and counts it. */
 void idle_error(idle_run *r, const char *fmt, ...);
