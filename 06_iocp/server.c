@@ -255,11 +255,8 @@ static int run(model_server *srv)
  * per CPU) keeps the running ones to the CPU count. */
 static int default_threads(void)
 {
-    SYSTEM_INFO si;
-    int n;
+    int n = 2 * server_cpu_count();
 
-    GetSystemInfo(&si);
-    n = 2 * (int)si.dwNumberOfProcessors;
     return n > 64 ? 64 : n;
 }
 

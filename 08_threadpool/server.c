@@ -77,8 +77,8 @@ static const server_switch threadpool_switches[] = {
 
 static const server_model model_info = {
     "threadpool", "thread-pool I/O: CreateThreadpoolIo, AcceptEx and the system's threads",
-    10000, 0, "a private pool of N threads (CreateThreadpool); without it, 0: the "
-              "process's default pool",
+    10000, 0, "a private pool of N threads (CreateThreadpool) (default: none, the "
+              "process's default pool)",
     threadpool_switches
 };
 

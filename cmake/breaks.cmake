@@ -86,7 +86,7 @@ wsm_break(SERVER iocp_server NAME two_sends TIMEOUT 60
           EXPECT "FAIL backpressure: .*the server exited with code 3[^0-9]"
           ARGS check --only backpressure --timeout 3)
 
-# 07 (built with -DWSM_WITH_ASYNCSELECT=ON): FD_CLOSE ignored. A peer's
+# 07: FD_CLOSE ignored. A peer's
 # reset is told by FD_CLOSE alone (with WSAECONNRESET), so every third
 # churn cycle, which resets, leaves a connection the server never closes
 # (under Wine some FINs too): churn finds them after its cycles, or, once

@@ -35,7 +35,7 @@
 # and what a handout builds itself (build/lab-...) lands in the copy, which
 # is deleted at the end. The Wine prefix is the build's (wineprefix), whose
 # wineserver the CTest fixture runs. A handout whose servers are not in the
-# build (07_asyncselect without WSM_WITH_ASYNCSELECT) is skipped, and says so.
+# build (one built from part of the tree) is skipped, and says so.
 set -u
 export LC_ALL=C.UTF-8
 src=$1

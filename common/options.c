@@ -31,8 +31,10 @@ static void print_usage(FILE *out, const server_model *m, const char *prog)
         "  --port N            port, 0 picks a free one (default 5150)\n"
         "  --max-clients N     connections held at once; more are refused (default %d)\n",
         prog, m->name, m->summary, m->default_max_clients);
-    if (m->threads_help != NULL)
+    if (m->threads_help != NULL && m->default_threads > 0)
         fprintf(out, "  --threads N         %s (default %d)\n", m->threads_help, m->default_threads);
+    else if (m->threads_help != NULL)   /* 0: the help says what the default is */
+        fprintf(out, "  --threads N         %s\n", m->threads_help);
     else
         fprintf(out, "  --threads N         accepted, unused by this model\n");
     print_switches(out, m);

@@ -209,6 +209,14 @@ HANDLE server_thread(server *srv, LPTHREAD_START_ROUTINE fn, void *arg)
     return h;
 }
 
+int server_cpu_count(void)
+{
+    SYSTEM_INFO si;
+
+    GetSystemInfo(&si);
+    return si.dwNumberOfProcessors > 0 ? (int)si.dwNumberOfProcessors : 1;
+}
+
 void server_join(server *srv, HANDLE thread)
 {
     if (WaitForSingleObject(thread, INFINITE) == WAIT_FAILED)

@@ -82,6 +82,10 @@ enum server_accept server_accept_failed(server *srv, int err);
 /* Creates a thread with the SERVER_STACK reserve (counted as RES_THREAD). */
 HANDLE server_thread(server *srv, LPTHREAD_START_ROUTINE fn, void *arg);
 
+/* The processors the system reports (GetSystemInfo), for the models whose
+ * thread count follows them (05, 06). */
+int server_cpu_count(void);
+
 /* Waits for a thread of server_thread() and closes its handle. */
 void server_join(server *srv, HANDLE thread);
 
