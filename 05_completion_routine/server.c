@@ -29,8 +29,8 @@
  * memory (a 16 KiB receive buffer per connection plus the replies owed)
  * and, under Wine, the wineserver's descriptors; the documented capacity
  * is 10,000 connections (--max-clients), and one beyond it is refused with
- * an ERROR frame. --threads N (default: one per CPU) spreads the
- * connections over N alertable workers.
+ * an ERROR frame. --threads N (default: one per CPU, the model's only way
+ * to more CPUs) spreads the connections over N alertable workers.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -44,8 +44,7 @@
 
 static const server_model model_info = {
     "completion_routine", "overlapped I/O with completion routines (APCs)",
-    10000, 0, "alertable I/O threads, each serving the connections handed to it "
-              "(default: one per CPU)", NULL
+    10000, 0, "alertable I/O threads, each with its connections (default: one per CPU)", NULL
 };
 
 /* [step 1] define the state
@@ -163,9 +162,6 @@ static int run(model_server *srv)
 /* The workers (--threads), then the accept thread. */
 static int start_model(model_server *srv)
 {
-    /* One per CPU by default: a completion routine runs only on the thread
-     * that posted its operation, so the threads are the model's only way
-     * to use more than one CPU. */
     srv->worker_max = srv->base.opt.threads > 0 ? srv->base.opt.threads : server_cpu_count();
     srv->workers = (worker **)server_alloc(&srv->base,
                                            (size_t)srv->worker_max * sizeof *srv->workers);
