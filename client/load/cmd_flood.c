@@ -2,8 +2,9 @@
  * of --size bytes and reads no reply, for --seconds; each second a STATS
  * on a second connection shows where the bytes are (one line each). Then
  * it sends the rest while reading, checks every reply (in order, byte for
- * byte), closes, and prints one summary line. What the lab once did with
- * bash's /dev/tcp, on every platform, and with the replies checked. */
+ * byte), closes, and prints one summary line: backpressure made visible,
+ * the same on every platform (docs/labs/06_iocp.md). */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static void make_frame(unsigned char *f, size_t len, unsigned long seq)
 {
     size_t i;
 
+    assert(len >= PROTO_HEADER_SIZE + 4);   /* --size is at least 8 */
     xchg_put_echo_header(f, (uint32_t)(len - PROTO_HEADER_SIZE));
     xchg_put_be32(f + PROTO_HEADER_SIZE, (uint32_t)seq);
     for (i = PROTO_HEADER_SIZE + 4; i < len; i++)
