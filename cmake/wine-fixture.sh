@@ -46,12 +46,12 @@ prefix_server_persistent() {
 log=$WINEPREFIX.wineserver.log
 start_persistent() {
     local try pid
-    : >"$log"
     for try in 1 2 3; do
         prefix_server_persistent && return 0
         # Another server of the prefix may run and end with its last
         # program: wait for it to end (at once when none runs).
         timeout 30 "$server" -w
+        : >"$log"
         setsid bash -c '"$0" -f -p </dev/null >>"$1" 2>&1
             echo "wineserver ended: exit status $? at $(date +%T)" >>"$1"' \
             "$server" "$log" </dev/null >/dev/null 2>&1 &
