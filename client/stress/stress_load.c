@@ -13,6 +13,7 @@
 #define STOP_TRAFFIC_MAX_MS 120000u
 #define STOP_BOUND_MS 5000u     /* SPEC section 2: stopped within 5 seconds */
 #define STOP_DEFAULT_MS 2000u   /* traffic before the stop, unless --duration */
+#define STOP_FULL_WAIT_MS 30000u   /* then at most this long for the server to hold all */
 
 /* The load options of the stop: s->conns connections of 64-byte frames. */
 static void load_opts(const stress_ctx *s, client_opts *o)
@@ -66,7 +67,9 @@ int stress_round_hold(stress_ctx *s, unsigned round)
 /* The stop, from load's sample hook (about once a second once every
  * connection is connected and the traffic runs). Just before it, one
  * STATS shows the server's side of the load: every connection open and
- * frames flowing. */
+ * frames flowing. A connection the client sees connected may still wait
+ * in the listen backlog, so the stop waits, sample after sample, until
+ * the server counts them all (at most STOP_FULL_WAIT_MS; judged after). */
 struct stop_state {
     stress_ctx *s;
     uint64_t traffic_ms;      /* how long the traffic runs before the stop */
@@ -84,9 +87,12 @@ static void stop_sample(void *arg)
         st->stop_at_ms = plat_now_ms() + st->traffic_ms;
     if (st->stopped || plat_now_ms() < st->stop_at_ms)
         return;
-    st->stopped = 1;
     if (stress_figures(st->s, &st->before) != 0)   /* judged below: all zero */
         fprintf(stderr, "client: stress stop: %s\n", st->s->why.text);
+    else if (st->before.v[SK_CURRENT] < st->s->conns
+             && plat_now_ms() < st->stop_at_ms + STOP_FULL_WAIT_MS)
+        return;   /* not all accepted yet: the next sample looks again */
+    st->stopped = 1;
     fprintf(stderr, "stress stop: stopping the server under load: connections_current=%llu "
             "frames_in=%llu\n", (unsigned long long)st->before.v[SK_CURRENT],
             (unsigned long long)st->before.v[SK_FRAMES_IN]);
