@@ -166,6 +166,26 @@ static plat_child *child_alloc(void)
 
 /* Runs cmdline suspended with the given std handles, adds it to the job,
  * then lets it run. */
+/* CreateProcess, and under Wine once more after ERROR_INTERNAL_ERROR
+ * (1359): Wine returns it when the new process ended inside Wine's loader,
+ * before any of its own code ran (docs/wine.md, row 25); Windows documents
+ * no such case. The retry is said on stderr, and only that error gets it:
+ * a server that starts and then fails is never started again. */
+static BOOL create_process(char *line, const char *cmdline, STARTUPINFOA *si,
+                           PROCESS_INFORMATION *pi)
+{
+    BOOL ok = CreateProcessA(NULL, line, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL,
+                             si, pi);
+
+    if (ok || GetLastError() != ERROR_INTERNAL_ERROR)
+        return ok;
+    fprintf(stderr, "client: CreateProcess %s: error 1359 (the process ended in Wine's "
+            "loader); trying once more\n", cmdline);
+    Sleep(500);
+    memcpy(line, cmdline, strlen(cmdline) + 1);   /* CreateProcess may have written into it */
+    return CreateProcessA(NULL, line, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, si, pi);
+}
+
 static int child_spawn(plat_child *c, const char *cmdline, HANDLE in, HANDLE out,
                        HANDLE err, char *why, size_t cap)
 {
@@ -184,8 +204,7 @@ static int child_spawn(plat_child *c, const char *cmdline, HANDLE in, HANDLE out
     si.hStdInput = in;
     si.hStdOutput = out;
     si.hStdError = err;
-    ok = CreateProcessA(NULL, line, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL,
-                        &si, &pi);
+    ok = create_process(line, cmdline, &si, &pi);
     if (!ok)
         win_error(why, cap, "CreateProcess", cmdline);
     free(line);
