@@ -398,20 +398,6 @@ static void post_accept(model_server *srv, accept_op *a)
         accept_idle(srv, a);
 }
 
-static void log_peer(model_server *srv, accept_op *a)
-{
-    struct sockaddr *local, *remote;
-    int local_len = 0, remote_len = 0;
-    char text[INET_ADDRSTRLEN];
-    struct sockaddr_in *peer;
-
-    srv->accept_addrs(a->addrs, 0, (DWORD)ADDR_SIZE, (DWORD)ADDR_SIZE, &local, &local_len,
-                      &remote, &remote_len);
-    peer = (struct sockaddr_in *)remote;
-    if (inet_ntop(AF_INET, &peer->sin_addr, text, sizeof text) != NULL)
-        log_debug("connection from %s:%u", text, (unsigned)ntohs(peer->sin_port));
-}
-
 /* 1 at --max-clients; else the connection is counted in at once, before
  * anything is done with its socket, so a refused one is never bound to
  * the pool. */
@@ -436,8 +422,8 @@ static void accept_done(model_server *srv, accept_op *a, DWORD err)
     SOCKET s = a->sock;
 
     a->sock = INVALID_SOCKET;   /* s is this function's now */
-    if (err == 0 && log_enabled(LOG_VERBOSE))
-        log_peer(srv, a);   /* before the repost reuses a->addrs */
+    if (err == 0 && log_enabled(LOG_VERBOSE))   /* before the repost reuses a->addrs */
+        net_log_accept_peer(srv->accept_addrs, a->addrs, (DWORD)ADDR_SIZE);
     post_accept(srv, a);
     /* The accepted socket takes the listener's properties only now;
      * without it shutdown() and getpeername() fail on it. */

@@ -321,6 +321,19 @@ int net_tcp_providers_ifs(void)
     return ifs;
 }
 
+void net_log_accept_peer(LPFN_GETACCEPTEXSOCKADDRS accept_addrs, void *addrs, DWORD addr_size)
+{
+    struct sockaddr *local, *remote;
+    int local_len = 0, remote_len = 0;
+    char text[INET_ADDRSTRLEN];
+    struct sockaddr_in *peer;
+
+    accept_addrs(addrs, 0, addr_size, addr_size, &local, &local_len, &remote, &remote_len);
+    peer = (struct sockaddr_in *)remote;
+    if (inet_ntop(AF_INET, &peer->sin_addr, text, sizeof text) != NULL)
+        log_debug("connection from %s:%u", text, (unsigned)ntohs(peer->sin_port));
+}
+
 int net_extension(SOCKET s, GUID id, void *fn, size_t fn_size, const char *what)
 {
     DWORD bytes = 0;

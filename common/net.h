@@ -8,6 +8,7 @@
 #endif
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <mswsock.h>
 
 #include "session.h"
 #include "stats.h"
@@ -69,6 +70,11 @@ int net_set_nonblocking(SOCKET s);
  * SIO_GET_EXTENSION_FUNCTION_POINTER, as Microsoft recommends, instead of
  * linking mswsock's export. 0, or -1 after logging `what`. */
 int net_extension(SOCKET s, GUID id, void *fn, size_t fn_size, const char *what);
+
+/* Logs at debug level the peer of a connection AcceptEx took: its
+ * address block (no data, addr_size bytes per address) read with
+ * GetAcceptExSockaddrs, loaded by net_extension (06, 08). */
+void net_log_accept_peer(LPFN_GETACCEPTEXSOCKADDRS accept_addrs, void *addrs, DWORD addr_size);
 
 /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is safe on a socket only when
  * every installed provider of it returns IFS handles: Microsoft's page of
