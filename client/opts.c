@@ -93,7 +93,7 @@ void opts_usage(FILE *f)
           "                     completion_routine,iocp,asyncselect,threadpool)\n"
           "  --scenarios LIST   pingpong1,pingpong100,pingpong1000,pipeline,idle,burst\n"
           "                     (default: all)\n"
-          "  --quick            2 s per throughput scenario instead of 5, idle up to 5000\n"
+          "  --quick            2 s per throughput scenario instead of 3, idle up to 5000\n"
           "  --out DIR          where compare.csv and the SVG charts go (default results)\n"
           "  --repeat N         runs per server and scenario, servers interleaved round\n"
           "                     by round; figures are medians (min-max) (default 3,\n"
