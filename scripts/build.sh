@@ -5,8 +5,9 @@
 # (the build's own output goes to stderr), so that the other scripts take
 # their paths from CMakePresets.json instead of writing them again:
 #     client=$(bash scripts/build.sh native)/bin/client
-# Usage: scripts/build.sh [--configure-only] [PRESET]
+# Usage: scripts/build.sh [--configure-only] [PRESET [TARGET...]]
 #   --configure-only: configure (cheap when done before), do not build
+#   TARGET...: build only these targets (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=1
@@ -15,6 +16,8 @@ if [ "${1:-}" = "--configure-only" ]; then
     shift
 fi
 preset=${1:-wine}
+shift $(( $# > 0 ? 1 : 0 ))
+targets=("$@")
 bash scripts/setup-debian.sh >&2
 # CMake names the tree it configured in its last line.
 dir=$(cmake --preset "$preset" | sed -n 's/^-- Build files have been written to: //p')
@@ -23,6 +26,6 @@ if [ -z "$dir" ]; then
     exit 1
 fi
 if [ "$build" = 1 ]; then
-    cmake --build --preset "$preset" -j 2 >&2
+    cmake --build --preset "$preset" -j 2 ${targets[@]:+--target "${targets[@]}"} >&2
 fi
 echo "$dir"
