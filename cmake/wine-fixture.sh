@@ -88,11 +88,6 @@ start)
     # wait until it answers (at most ~10 s)
     for _ in $(seq 1 50); do
         if "$wine" cmd /c exit 0 >/dev/null 2>&1; then
-            # The desktop (explorer.exe) starts with the first window of a
-            # server's life, and user32 waits up to 10 s for it: start it
-            # now, once, rather than inside the first test that makes a
-            # window (07_asyncselect's message-only window).
-            "$wine" rundll32.exe user32.dll,GetDesktopWindow >/dev/null 2>&1
             exit 0
         fi
         sleep 0.2

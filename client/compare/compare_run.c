@@ -240,7 +240,11 @@ static void measure(const client_opts *o, const plat_addr *addr, const compare_s
 
     memset(&smp, 0, sizeof smp);
     smp.addr = addr;
-    if (xchg_stats(addr, COMPARE_STATS_TIMEOUT_MS, &smp.st, &e) != 0) {
+    /* The first exchange with a server just started waits --timeout, as
+     * every first exchange of the client does: a server may print
+     * "listening on" before its model is ready, and under Wine 07's window
+     * waits for the desktop to start (docs/wine.md, row 23). */
+    if (xchg_stats(addr, o->timeout_ms, &smp.st, &e) != 0) {
         snprintf(row->note, sizeof row->note, "STATS before: %.70s", e.text);
         return;
     }
