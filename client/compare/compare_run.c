@@ -16,9 +16,10 @@
 #define COMPARE_IDLE_MAX 10000u
 #define COMPARE_IDLE_MAX_QUICK 5000u
 /* A throughput run's traffic window, counted once every connection is
- * open. A figure moves more from run to run than within a window, so three
- * 3-s rounds tell more than one long run, and the full run (8 servers x 6
- * scenarios x 3 rounds) stays within 15 minutes on 2 cores. */
+ * open. Medians moved by up to 36% between two full runs on a quiet
+ * machine (docs/measurements.md): interleaved rounds show that spread and
+ * a longer window does not, and with 3-s windows the full run (8 servers
+ * x 6 scenarios x 3 rounds) stays within 15 minutes on 2 cores. */
 #define COMPARE_WINDOW_MS 3000u
 #define COMPARE_WINDOW_MS_QUICK 2000u
 
@@ -112,7 +113,8 @@ static void load_opts_for(const client_opts *o, const compare_scenario *sc, clie
     lo->pipeline = sc->pipeline;
     lo->abort_every = 0;
     lo->msgs = 1;
-    lo->duration_ms = sc->kind == SC_BURST ? 0 : (o->quick ? COMPARE_WINDOW_MS_QUICK : COMPARE_WINDOW_MS);
+    lo->duration_ms = sc->kind == SC_BURST ? 0
+                      : (o->quick ? COMPARE_WINDOW_MS_QUICK : COMPARE_WINDOW_MS);
     if (sc->kind == SC_BURST)   /* a connect or echo stalled this long counts */
         lo->timeout_ms = COMPARE_BURST_TIMEOUT_MS;
 }
