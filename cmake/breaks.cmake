@@ -86,11 +86,11 @@ wsm_break(SERVER iocp_server NAME two_sends TIMEOUT 60
           EXPECT "FAIL backpressure: .*the server exited with code 3[^0-9]"
           ARGS check --only backpressure --timeout 3)
 
-# 07: FD_CLOSE ignored. A peer's
-# reset is told by FD_CLOSE alone (with WSAECONNRESET), so every third
-# churn cycle, which resets, leaves a connection the server never closes
-# (under Wine some FINs too): churn finds them after its cycles, or, once
-# --max-clients (200) are left, a cycle gets the ERROR frame "server full".
+# 07: FD_CLOSE ignored. A peer's reset is told by FD_CLOSE alone (with
+# WSAECONNRESET), so every third churn cycle, which resets, leaves a
+# connection the server never closes (under Wine some FINs too): churn
+# finds them after its cycles, or, once --max-clients (200) are left, a
+# cycle gets the ERROR frame "server full".
 wsm_break(SERVER asyncselect_server NAME fd_close TIMEOUT 60
           EXPECT "FAIL churn: [^\n]*(connections_current=[1-9][0-9]+ \\(baseline [0-9]\\)|ERROR frame \"server full\")"
           ARGS check --only churn --timeout 3)
