@@ -164,8 +164,6 @@ static plat_child *child_alloc(void)
     return c;
 }
 
-/* Runs cmdline suspended with the given std handles, adds it to the job,
- * then lets it run. */
 /* CreateProcess, and under Wine once more after ERROR_INTERNAL_ERROR
  * (1359): Wine returns it when the new process ended inside Wine's loader,
  * before any of its own code ran (docs/wine.md, row 25); Windows documents
@@ -186,6 +184,8 @@ static BOOL create_process(char *line, const char *cmdline, STARTUPINFOA *si,
     return CreateProcessA(NULL, line, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, si, pi);
 }
 
+/* Runs cmdline suspended with the given std handles, adds it to the job,
+ * then lets it run. */
 static int child_spawn(plat_child *c, const char *cmdline, HANDLE in, HANDLE out,
                        HANDLE err, char *why, size_t cap)
 {
